@@ -1,0 +1,101 @@
+package intercomspec
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+// KnownSpecError is a place where Intercom's published description disagrees
+// with what Intercom's API really does (per Intercom's own examples, its docs
+// or its SDK issues). Each entry is patched into the loaded document, in one
+// place (applyKnownSpecErrors), so that validation checks the real behaviour.
+type KnownSpecError struct {
+	// Versions are the description versions the entry applies to.
+	Versions []string
+	// Schema is the components/schemas name that is patched.
+	Schema string
+	// Operations are the operationIds whose validation the patch affects.
+	Operations []string
+	// Why explains the disagreement and cites the evidence.
+	Why string
+
+	patch func(s *openapi3.Schema, doc *openapi3.T) error
+}
+
+// KnownSpecErrors is the complete list of patches applied by Load. Keep it
+// short: add an entry only with evidence that the description is wrong.
+var KnownSpecErrors = []KnownSpecError{
+	{
+		Versions:   []string{"2.9", "2.11"},
+		Schema:     "ticket_type_list",
+		Operations: []string{"listTicketTypes"},
+		Why: "The schema says {type:\"ticket_type_attributes.list\", ticket_types:[...]}, but the operation's own " +
+			"example, the Unstable description and the real API answer {type:\"list\", data:[ticket_type]} " +
+			"(intercom-node issues #485 and #499).",
+		patch: realList("ticket_type"),
+	},
+	{
+		Versions:   []string{"2.9", "2.11", "unstable"},
+		Schema:     "ticket_type_attribute_list",
+		Operations: []string{"listTicketTypes", "getTicketType", "createTicketType", "updateTicketType", "getTicket", "createTicket", "updateTicket", "searchTickets"},
+		Why: "The container inside ticket_type is described as {type:\"ticket_type_attributes.list\", " +
+			"ticket_type_attributes:[...]}, but every example in 2.11 and Unstable shows {type:\"list\", data:[...]}, " +
+			"which is what the API returns.",
+		patch: realList("ticket_type_attribute"),
+	},
+	{
+		Versions:   []string{"2.9", "2.11"},
+		Schema:     "tag",
+		Operations: []string{"listTags", "listTagsForAContact"},
+		Why: "applied_at and applied_by are marked required, yet their own descriptions say they are present only " +
+			"when the tag comes back from a tagging operation, and the GET /tags examples omit them.",
+		patch: func(s *openapi3.Schema, _ *openapi3.T) error {
+			s.Required = slices.DeleteFunc(s.Required, func(n string) bool { return n == "applied_at" || n == "applied_by" })
+			return nil
+		},
+	},
+}
+
+// realList rewrites a list schema to the shape the API really answers:
+// {type: "list", data: [item]}.
+func realList(item string) func(*openapi3.Schema, *openapi3.T) error {
+	return func(s *openapi3.Schema, doc *openapi3.T) error {
+		ref := doc.Components.Schemas[item]
+		if ref == nil {
+			return fmt.Errorf("schema %q not found", item)
+		}
+		s.Properties = openapi3.Schemas{
+			"type": openapi3.NewSchemaRef("", &openapi3.Schema{
+				Type: &openapi3.Types{openapi3.TypeString},
+				Enum: []any{"list"},
+			}),
+			"data": openapi3.NewSchemaRef("", &openapi3.Schema{
+				Type:  &openapi3.Types{openapi3.TypeArray},
+				Items: openapi3.NewSchemaRef("#/components/schemas/"+item, ref.Value),
+			}),
+		}
+		s.Required = []string{"type", "data"}
+		return nil
+	}
+}
+
+// applyKnownSpecErrors is the one place where the loaded document is changed.
+// Schemas are shared by pointer after $ref resolution, so patching the
+// component changes every use of it.
+func applyKnownSpecErrors(doc *openapi3.T, version string) error {
+	for _, e := range KnownSpecErrors {
+		if !slices.Contains(e.Versions, version) {
+			continue
+		}
+		ref := doc.Components.Schemas[e.Schema]
+		if ref == nil || ref.Value == nil {
+			return fmt.Errorf("known spec error: schema %q not in %s", e.Schema, version)
+		}
+		if err := e.patch(ref.Value, doc); err != nil {
+			return fmt.Errorf("known spec error %q (%s): %w", e.Schema, version, err)
+		}
+	}
+	return nil
+}
