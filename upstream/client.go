@@ -1,0 +1,307 @@
+package upstream
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Region is the base URL of one of Intercom's regional API hosts (the `servers` list of every spec
+// file). A token belongs to one region's workspace.
+type Region string
+
+// Intercom's regional hosts.
+const (
+	RegionUS Region = "https://api.intercom.io"
+	RegionEU Region = "https://api.eu.intercom.io"
+	RegionAU Region = "https://api.au.intercom.io"
+)
+
+// Version is a value of the Intercom-Version header.
+type Version string
+
+const (
+	// Version211 is the default: the newest version whose description we pin (2.11.yaml).
+	Version211 Version = "2.11"
+	// VersionPreview is what Intercom used to call Unstable (renamed in April 2026, INTERCOM-API.md §2).
+	// WithVersion accepts "Unstable" as an alias and sends "Preview".
+	VersionPreview Version = "Preview"
+)
+
+var numberedVersion = regexp.MustCompile(`^([12])\.([0-9]{1,2})$`)
+
+// canonical validates v and maps the Unstable alias to Preview.
+func (v Version) canonical() (Version, error) {
+	switch strings.ToLower(string(v)) {
+	case "preview", "unstable":
+		return VersionPreview, nil
+	}
+	if numberedVersion.MatchString(string(v)) {
+		return v, nil
+	}
+	return "", fmt.Errorf("upstream: unknown Intercom-Version %q (want e.g. \"2.11\" or \"Preview\")", string(v))
+}
+
+// atLeast reports whether v has the features of the numbered version major.minor. Preview is treated
+// as newer than every numbered version, because it is where features appear first.
+func (v Version) atLeast(major, minor int) bool {
+	if v == VersionPreview {
+		return true
+	}
+	var vMajor, vMinor int
+	if _, err := fmt.Sscanf(string(v), "%d.%d", &vMajor, &vMinor); err != nil {
+		return false
+	}
+	return vMajor > major || (vMajor == major && vMinor >= minor)
+}
+
+// Operation names one Intercom endpoint, after its operationId in the spec. It selects the
+// Intercom-Version sent (WithOperationVersion) and is visible to transport middleware through
+// OperationFromContext.
+type Operation string
+
+// One Operation per endpoint the gateway uses (operationIds from 2.11.yaml and unstable.yaml).
+const (
+	OpCreateTicket              Operation = "createTicket"
+	OpGetTicket                 Operation = "getTicket"
+	OpUpdateTicket              Operation = "updateTicket"
+	OpDeleteTicket              Operation = "deleteTicket"
+	OpReplyTicket               Operation = "replyTicket"
+	OpSearchTickets             Operation = "searchTickets"
+	OpAttachTagToTicket         Operation = "attachTagToTicket"
+	OpDetachTagFromTicket       Operation = "detachTagFromTicket"
+	OpListTicketTypes           Operation = "listTicketTypes"
+	OpCreateTicketType          Operation = "createTicketType"
+	OpGetTicketType             Operation = "getTicketType"
+	OpUpdateTicketType          Operation = "updateTicketType"
+	OpCreateTicketTypeAttribute Operation = "createTicketTypeAttribute"
+	OpUpdateTicketTypeAttribute Operation = "updateTicketTypeAttribute"
+	OpListTicketStates          Operation = "listTicketStates"
+	OpListTags                  Operation = "listTags"
+	// OpCreateTag is POST /tags in all its forms: create, rename, tag and untag companies.
+	OpCreateTag                 Operation = "createTag"
+	OpFindTag                   Operation = "findTag"
+	OpDeleteTag                 Operation = "deleteTag"
+	OpListTagsForAContact       Operation = "listTagsForAContact"
+	OpAttachTagToContact        Operation = "attachTagToContact"
+	OpDetachTagFromContact      Operation = "detachTagFromContact"
+	OpAttachTagToConversation   Operation = "attachTagToConversation"
+	OpDetachTagFromConversation Operation = "detachTagFromConversation"
+)
+
+// Operations lists every Operation, in the order above.
+func Operations() []Operation {
+	return []Operation{
+		OpCreateTicket, OpGetTicket, OpUpdateTicket, OpDeleteTicket, OpReplyTicket, OpSearchTickets,
+		OpAttachTagToTicket, OpDetachTagFromTicket, OpListTicketTypes, OpCreateTicketType, OpGetTicketType,
+		OpUpdateTicketType, OpCreateTicketTypeAttribute, OpUpdateTicketTypeAttribute, OpListTicketStates,
+		OpListTags, OpCreateTag, OpFindTag, OpDeleteTag, OpListTagsForAContact, OpAttachTagToContact,
+		OpDetachTagFromContact, OpAttachTagToConversation, OpDetachTagFromConversation,
+	}
+}
+
+// minVersion is the first numbered version that has an operation (INTERCOM-API.md §1). Operations not
+// listed exist in every version we accept.
+var minVersion = map[Operation][2]int{
+	OpSearchTickets:       {2, 10},
+	OpAttachTagToTicket:   {2, 10},
+	OpDetachTagFromTicket: {2, 10},
+	OpListTicketStates:    {2, 12},
+	OpDeleteTicket:        {2, 13},
+}
+
+// defaultVersions is the per-operation version table: every operation uses the client's version (2.11
+// by default) except the operations that do not exist in 2.11 (DELETE /tickets/{id} and GET
+// /ticket_states, INTERCOM-API.md §1), which use Preview when the client's version lacks them.
+func defaultVersions() map[Operation]Version {
+	return map[Operation]Version{
+		OpDeleteTicket:     VersionPreview,
+		OpListTicketStates: VersionPreview,
+	}
+}
+
+// Middleware wraps a RoundTripper; it is how tracing and client-side rate limiting join the chain.
+type Middleware func(http.RoundTripper) http.RoundTripper
+
+// Option configures a Client.
+type Option func(*options)
+
+type options struct {
+	token      string
+	region     Region
+	baseURL    string // overrides region when set
+	httpClient *http.Client
+	transport  http.RoundTripper
+	version    Version
+	opVersions map[Operation]Version // explicit overrides only
+	timeout    time.Duration
+	retry      RetryPolicy
+	observer   func(RateLimit)
+	userAgent  string
+	middleware []Middleware
+}
+
+// defaultOptions are the settings a Client starts from.
+func defaultOptions() options {
+	return options{
+		region:     RegionUS,
+		transport:  http.DefaultTransport,
+		version:    Version211,
+		opVersions: map[Operation]Version{},
+		// 20 s matches the timeout of Intercom's own generated SDKs (INTERCOM-API.md §11) and stays
+		// below typical gateway deadlines.
+		timeout:   20 * time.Second,
+		retry:     DefaultRetryPolicy(),
+		userAgent: "intercom-gateway/1 (+https://github.com/intercom-gateway/intercom-gateway)",
+	}
+}
+
+// WithToken sets the access token sent as `Authorization: Bearer <token>` (securitySchemes.bearerAuth).
+// The token is never logged and never appears in errors.
+func WithToken(token string) Option { return func(o *options) { o.token = token } }
+
+// WithRegion selects Intercom's regional host. WithBaseURL, when also given, wins.
+func WithRegion(r Region) Option { return func(o *options) { o.region = r } }
+
+// WithBaseURL points the client at another host, such as the sandbox or a test server.
+func WithBaseURL(u string) Option {
+	return func(o *options) { o.baseURL = u }
+}
+
+// WithHTTPClient uses c's settings (redirect policy, cookie jar) and its Transport as the base of the
+// transport chain. c itself is not modified.
+func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
+
+// WithTransport sets the base of the transport chain (default http.DefaultTransport). The retry policy
+// wraps it, and middleware wraps the retry policy.
+func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.transport = rt } }
+
+// WithMiddleware wraps the retry transport, outermost first: WithMiddleware(tracing, ratelimit) gives
+// tracing → ratelimit → retry → rate-limit header capture → base.
+func WithMiddleware(mw ...Middleware) Option {
+	return func(o *options) { o.middleware = append(o.middleware, mw...) }
+}
+
+// WithVersion sets the Intercom-Version of every operation that has no explicit override
+// (default "2.11"). DELETE /tickets/{id} and GET /ticket_states keep Preview unless v has them.
+func WithVersion(v Version) Option { return func(o *options) { o.version = v } }
+
+// WithOperationVersion overrides the Intercom-Version of one operation.
+func WithOperationVersion(op Operation, v Version) Option {
+	return func(o *options) { o.opVersions[op] = v }
+}
+
+// WithTimeout is applied to a call whose context has no deadline (default 20 s).
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithRetryPolicy replaces DefaultRetryPolicy().
+func WithRetryPolicy(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
+
+// WithRateLimitObserver is called with the X-RateLimit-* headers of every HTTP response, including
+// each retried attempt and error responses. It must be fast and safe for concurrent use.
+func WithRateLimitObserver(f func(RateLimit)) Option { return func(o *options) { o.observer = f } }
+
+// WithUserAgent sets the User-Agent header.
+func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = ua } }
+
+// Client calls Intercom. It is safe for concurrent use.
+type Client struct {
+	baseURL   *url.URL
+	auth      string // "Bearer <token>"; never printed (see Format)
+	userAgent string
+	versions  map[Operation]Version
+	timeout   time.Duration
+	http      *http.Client
+}
+
+// New returns a Client. It fails on a missing token, a bad base URL or an unknown version.
+func New(opts ...Option) (*Client, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.token == "" {
+		return nil, errors.New("upstream: an Intercom access token is required (WithToken)")
+	}
+	rawBase := o.baseURL
+	if rawBase == "" {
+		rawBase = string(o.region)
+	}
+	base, err := url.Parse(strings.TrimRight(rawBase, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("upstream: base URL %q must be an absolute http(s) URL", rawBase)
+	}
+	if o.timeout <= 0 {
+		return nil, fmt.Errorf("upstream: timeout must be positive, got %v", o.timeout)
+	}
+	if err := o.retry.validate(); err != nil {
+		return nil, err
+	}
+	def, err := o.version.canonical()
+	if err != nil {
+		return nil, err
+	}
+	versions := make(map[Operation]Version, len(Operations()))
+	for _, op := range Operations() {
+		// An explicit override wins; otherwise the client version, unless it lacks the operation, in
+		// which case the default table says which version has it.
+		v := def
+		if override, ok := o.opVersions[op]; ok {
+			if v, err = override.canonical(); err != nil {
+				return nil, fmt.Errorf("%w (operation %s)", err, op)
+			}
+		} else if fallback, ok := defaultVersions()[op]; ok && !hasOperation(def, op) {
+			v = fallback
+		}
+		if !hasOperation(v, op) {
+			return nil, fmt.Errorf("%w: %s does not exist in Intercom-Version %s", ErrUnsupported, op, v)
+		}
+		versions[op] = v
+	}
+
+	hc := &http.Client{}
+	baseRT := o.transport
+	if o.httpClient != nil {
+		*hc = *o.httpClient
+		if hc.Transport != nil {
+			baseRT = hc.Transport
+		}
+	}
+	if baseRT == nil {
+		baseRT = http.DefaultTransport
+	}
+	// The client-level timeout is replaced by per-call context deadlines (WithTimeout), which the
+	// retry policy can see and respect.
+	hc.Timeout = 0
+	rt := NewRetryTransport(&rateLimitTransport{base: baseRT, observe: o.observer}, o.retry)
+	for i := len(o.middleware) - 1; i >= 0; i-- {
+		rt = o.middleware[i](rt)
+	}
+	hc.Transport = rt
+
+	return &Client{
+		baseURL:   base,
+		auth:      "Bearer " + o.token,
+		userAgent: o.userAgent,
+		versions:  versions,
+		timeout:   o.timeout,
+		http:      hc,
+	}, nil
+}
+
+func hasOperation(v Version, op Operation) bool {
+	min, ok := minVersion[op]
+	return !ok || v.atLeast(min[0], min[1])
+}
+
+// Version returns the Intercom-Version the client sends for op.
+func (c *Client) Version(op Operation) Version { return c.versions[op] }
+
+// Format prints the client without its token, so that %v or %+v in a log line cannot leak it.
+func (c *Client) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "upstream.Client{baseURL: %s, token: REDACTED}", c.baseURL)
+}
