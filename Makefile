@@ -1,0 +1,76 @@
+# intercom-gateway. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+BIN        := $(CURDIR)/bin
+export PATH := $(BIN):$(PATH)
+BUF        := $(BIN)/buf
+GOMODCACHE := $(shell go env GOMODCACHE)
+GATEWAY_MOD_VERSION := $(shell go list -m -f '{{.Version}}' github.com/grpc-ecosystem/grpc-gateway/v2)
+# google/api and google/rpc protos come from this npm package (see
+# TOOLCHAIN notes in the README); 6.x needs Node 22.
+GOOGLE_PROTOS_NPM := google-proto-files@5.0.3
+GOOGLE_PROTOS := google/api/annotations.proto google/api/http.proto google/api/field_behavior.proto google/rpc/status.proto
+THIRD_PARTY := third_party
+GO_PKGS := $$(go list ./... | grep -v /gen/)
+
+.PHONY: help
+help: ## List the targets.
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-12s %s\n", $$1, $$2}'
+
+.PHONY: tools
+tools: $(BUF) ## Install the pinned code generators and buf into ./bin.
+$(BUF): go.mod tools/go.mod
+	GOBIN=$(BIN) go install tool
+	GOBIN=$(BIN) go install -modfile=tools/go.mod tool
+	@touch $(BUF)
+
+.PHONY: third_party
+third_party: $(THIRD_PARTY)/.stamp ## Fetch third-party protos into the git-ignored third_party/.
+$(THIRD_PARTY)/.stamp:
+	rm -rf $(THIRD_PARTY) && mkdir -p $(THIRD_PARTY)
+	cd $(THIRD_PARTY) && npm pack --silent $(GOOGLE_PROTOS_NPM) >/dev/null && \
+	  tar -xzf google-proto-files-*.tgz --strip-components=1 $(addprefix package/,$(GOOGLE_PROTOS)) && \
+	  rm -f google-proto-files-*.tgz
+	go mod download github.com/grpc-ecosystem/grpc-gateway/v2
+	mkdir -p $(THIRD_PARTY)/protoc-gen-openapiv2/options
+	cp $(GOMODCACHE)/github.com/grpc-ecosystem/grpc-gateway/v2@$(GATEWAY_MOD_VERSION)/protoc-gen-openapiv2/options/{annotations,openapiv2}.proto \
+	  $(THIRD_PARTY)/protoc-gen-openapiv2/options/
+	chmod -R u+w $(THIRD_PARTY)
+	touch $@
+
+.PHONY: generate
+generate: tools third_party ## Generate gen/ from proto/ (Go, gRPC, grpc-gateway, OpenAPI v2).
+	$(BUF) generate
+
+.PHONY: lint
+lint: tools third_party ## buf lint, buf format check, go vet and gofmt.
+	$(BUF) lint
+	$(BUF) format --diff --exit-code proto
+	go vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+BREAKING_AGAINST ?= .git\#ref=HEAD~1
+.PHONY: breaking
+breaking: tools third_party ## buf breaking against BREAKING_AGAINST (default: the previous commit).
+	$(BUF) breaking --against '$(BREAKING_AGAINST),subdir=proto'
+
+.PHONY: redis
+redis: ## Start a throwaway redis-server for the integration tests (port 6390).
+	@redis-cli -p 6390 ping >/dev/null 2>&1 || redis-server --port 6390 --bind 127.0.0.1 --daemonize yes --save '' --appendonly no
+
+.PHONY: test
+test: ## Run every test.
+	go test -race -count=1 ./...
+
+.PHONY: test-short
+test-short: ## Run the fast tests only.
+	go test -short ./...
+
+.PHONY: run
+run: ## Start the gateway on the built-in Intercom sandbox.
+	go run ./cmd/gateway
+
+.PHONY: clean
+clean: ## Remove ./bin and third_party/.
+	rm -rf $(BIN) $(THIRD_PARTY)
