@@ -150,3 +150,16 @@ func (t *rateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error
 	}
 	return resp, err
 }
+
+// ErrInvalidArgument is wrapped by errors for parameters the client rejects before sending anything,
+// such as an empty id (which would address a different endpoint) or a non-numeric admin id where the
+// version needs an integer.
+var ErrInvalidArgument = errors.New("upstream: invalid argument")
+
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidArgument}, args...)...)
+}
+
+func unsupportedf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrUnsupported}, args...)...)
+}

@@ -227,6 +227,8 @@ type ReplyParams struct {
 	AttachmentURLs []string
 	ReplyOptions   []ReplyOption
 	CrossPost      bool
+	// SkipNotifications needs 2.13+ (a top-level property of the reply body in unstable.yaml).
+	SkipNotifications bool
 }
 
 // ReplyOption is a quick-reply option.

@@ -1,0 +1,137 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// maxResponseBytes bounds what is read from one response. A ticket carries at most 500 parts
+// (schema ticket_parts), far below this.
+const maxResponseBytes = 32 << 20
+
+// call describes one HTTP exchange with Intercom.
+type call struct {
+	op     Operation
+	method string
+	// path is already escaped (see pathf).
+	path string
+	// body is marshalled as JSON when non-nil.
+	body any
+	// out receives the decoded success body; nil means the body is ignored.
+	out any
+	// idempotent overrides the method's semantics for the retry policy (see RetryPolicy).
+	idempotent *bool
+}
+
+// pathf builds a path from a format and ids, escaping each id and rejecting empty ones: an empty id
+// would silently address another endpoint (/tickets/ instead of /tickets/{id}).
+func pathf(format string, ids ...string) (string, error) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		if strings.TrimSpace(id) == "" {
+			return "", invalidf("empty id in %s", format)
+		}
+		args[i] = url.PathEscape(id)
+	}
+	return fmt.Sprintf(format, args...), nil
+}
+
+// do sends c and decodes the answer. Every call carries the caller's context; when it has no deadline
+// the client's default timeout applies.
+func (cl *Client) do(ctx context.Context, c call) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cl.timeout)
+		defer cancel()
+	}
+	idempotent := c.method != http.MethodPost
+	if c.idempotent != nil {
+		idempotent = *c.idempotent
+	}
+	ctx = withCallInfo(ctx, c.op, idempotent)
+
+	var body io.Reader
+	if c.body != nil {
+		b, err := json.Marshal(c.body)
+		if err != nil {
+			return fmt.Errorf("intercom %s: encoding request: %w", c.op, err)
+		}
+		// A *bytes.Reader lets http.NewRequest set GetBody, which the retry policy needs to replay.
+		body = bytes.NewReader(b)
+	}
+	// RawPath keeps escaped ids (an id "a/b" travels as a%2Fb) intact.
+	u := *cl.baseURL
+	u.RawPath = strings.TrimRight(u.EscapedPath(), "/") + c.path
+	u.Path, _ = url.PathUnescape(u.RawPath)
+	req, err := http.NewRequestWithContext(ctx, c.method, u.String(), body)
+	if err != nil {
+		return fmt.Errorf("intercom %s: building request: %w", c.op, err)
+	}
+	req.Header.Set("Authorization", cl.auth)
+	req.Header.Set("Intercom-Version", string(cl.versions[c.op]))
+	req.Header.Set("Accept", "application/json")
+	if c.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if cl.userAgent != "" {
+		req.Header.Set("User-Agent", cl.userAgent)
+	}
+
+	resp, err := cl.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("intercom %s: %w", c.op, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return fmt.Errorf("intercom %s: reading HTTP %d response: %w", c.op, resp.StatusCode, err)
+	}
+	if resp.StatusCode >= 400 {
+		return decodeError(c.op, resp, data, time.Now())
+	}
+	if c.out == nil {
+		return nil
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return &DecodeError{Operation: c.op, StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"),
+			Err: fmt.Errorf("empty body")}
+	}
+	if err := json.Unmarshal(data, c.out); err != nil {
+		return &DecodeError{Operation: c.op, StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Err: err}
+	}
+	return nil
+}
+
+// decodeError turns an HTTP error response into *Error. The body is decoded when it is an error.list
+// (schema `error`, identical in 2.9, 2.11 and Unstable); any other body still yields an *Error that
+// carries the status.
+func decodeError(op Operation, resp *http.Response, body []byte, now time.Time) *Error {
+	e := &Error{
+		Operation:  op,
+		StatusCode: resp.StatusCode,
+		RateLimit:  ParseRateLimit(resp.Header),
+	}
+	var w wireError
+	if json.Unmarshal(body, &w) == nil {
+		e.RequestID = w.RequestID
+		for _, it := range w.Errors {
+			e.Errors = append(e.Errors, ErrorItem{Code: it.Code, Message: it.Message, Field: it.Field})
+		}
+	}
+	if e.RequestID == "" {
+		e.RequestID = resp.Header.Get("X-Request-Id")
+	}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		if d, ok := retryAfter(resp.Header, now); ok {
+			e.RetryAfter = d
+		}
+	}
+	return e
+}
