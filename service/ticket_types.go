@@ -1,0 +1,220 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
+	"github.com/intercom-gateway/intercom-gateway/upstream"
+)
+
+// ListTicketTypes implements gatewayv1.TicketTypeServiceServer.
+func (s *TicketTypeService) ListTicketTypes(ctx context.Context, _ *gatewayv1.ListTicketTypesRequest) (*gatewayv1.ListTicketTypesResponse, error) {
+	types, err := s.api.ListTicketTypes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &gatewayv1.ListTicketTypesResponse{TicketTypes: make([]*gatewayv1.TicketType, 0, len(types))}
+	for i := range types {
+		out.TicketTypes = append(out.TicketTypes, ticketTypeToProto(&types[i]))
+	}
+	return out, nil
+}
+
+// GetTicketType implements gatewayv1.TicketTypeServiceServer.
+func (s *TicketTypeService) GetTicketType(ctx context.Context, req *gatewayv1.GetTicketTypeRequest) (*gatewayv1.GetTicketTypeResponse, error) {
+	var v violations
+	v.id("ticket_type_id", req.GetTicketTypeId())
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	t, err := s.api.GetTicketType(ctx, req.GetTicketTypeId())
+	if err != nil {
+		return nil, err
+	}
+	return &gatewayv1.GetTicketTypeResponse{TicketType: ticketTypeToProto(t)}, nil
+}
+
+// category returns Intercom's spelling of c, recording a violation for
+// UNSPECIFIED or unknown values when required.
+func category(v *violations, field string, c gatewayv1.TicketCategory) string {
+	name, ok := ticketCategoryNames[c]
+	if !ok {
+		v.add(field, "must be CUSTOMER, BACK_OFFICE or TRACKER")
+	}
+	return name
+}
+
+// CreateTicketType implements gatewayv1.TicketTypeServiceServer.
+func (s *TicketTypeService) CreateTicketType(ctx context.Context, req *gatewayv1.CreateTicketTypeRequest) (*gatewayv1.CreateTicketTypeResponse, error) {
+	var v violations
+	if strings.TrimSpace(req.GetName()) == "" {
+		v.add("name", "is required")
+	}
+	p := upstream.CreateTicketTypeParams{
+		Name:        req.GetName(),
+		Description: req.GetDescription(),
+		Icon:        req.GetIcon(),
+		IsInternal:  req.GetIsInternal(),
+	}
+	if req.GetCategory() != gatewayv1.TicketCategory_TICKET_CATEGORY_UNSPECIFIED {
+		p.Category = category(&v, "category", req.GetCategory())
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	t, err := s.api.CreateTicketType(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return &gatewayv1.CreateTicketTypeResponse{TicketType: ticketTypeToProto(t)}, nil
+}
+
+// UpdateTicketType implements gatewayv1.TicketTypeServiceServer.
+func (s *TicketTypeService) UpdateTicketType(ctx context.Context, req *gatewayv1.UpdateTicketTypeRequest) (*gatewayv1.UpdateTicketTypeResponse, error) {
+	var v violations
+	v.id("ticket_type_id", req.GetTicketTypeId())
+	p := upstream.UpdateTicketTypeParams{
+		Name:        req.Name,
+		Description: req.Description,
+		Icon:        req.Icon,
+		Archived:    req.Archived,
+		IsInternal:  req.IsInternal,
+	}
+	if req.Name != nil && strings.TrimSpace(req.GetName()) == "" {
+		v.add("name", "must not be blank")
+	}
+	if req.Category != nil {
+		c := category(&v, "category", req.GetCategory())
+		p.Category = &c
+	}
+	if req.Name == nil && req.Description == nil && req.Category == nil && req.Icon == nil && req.Archived == nil && req.IsInternal == nil {
+		v.add("ticket_type_id", "the request changes nothing: set at least one field to update")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	t, err := s.api.UpdateTicketType(ctx, req.GetTicketTypeId(), p)
+	if err != nil {
+		return nil, err
+	}
+	return &gatewayv1.UpdateTicketTypeResponse{TicketType: ticketTypeToProto(t)}, nil
+}
+
+// validateListItems checks list item labels. Intercom takes them as one
+// comma-separated string (create_ticket_type_attribute_request.list_items),
+// so a label with a comma would silently become two items.
+func validateListItems(v *violations, items []string) {
+	seen := map[string]bool{}
+	for i, it := range items {
+		field := fmt.Sprintf("list_items[%d]", i)
+		switch {
+		case strings.TrimSpace(it) == "":
+			v.add(field, "must not be blank")
+		case strings.Contains(it, ","):
+			v.add(field, "must not contain a comma: Intercom receives the items as one comma-separated string")
+		case seen[strings.ToLower(it)]:
+			v.add(field, "repeats another item")
+		}
+		seen[strings.ToLower(it)] = true
+	}
+}
+
+// CreateTicketTypeAttribute implements gatewayv1.TicketTypeServiceServer.
+func (s *TicketTypeService) CreateTicketTypeAttribute(ctx context.Context, req *gatewayv1.CreateTicketTypeAttributeRequest) (*gatewayv1.CreateTicketTypeAttributeResponse, error) {
+	var v violations
+	v.id("ticket_type_id", req.GetTicketTypeId())
+	if strings.TrimSpace(req.GetName()) == "" {
+		v.add("name", "is required")
+	}
+	// create_ticket_type_attribute_request requires description too.
+	if strings.TrimSpace(req.GetDescription()) == "" {
+		v.add("description", "is required")
+	}
+	dt, ok := dataTypeNames[req.GetDataType()]
+	if !ok {
+		v.add("data_type", "is required: one of STRING, LIST, INTEGER, DECIMAL, BOOLEAN, DATETIME, FILES")
+	}
+	isList := req.GetDataType() == gatewayv1.AttributeDataType_ATTRIBUTE_DATA_TYPE_LIST
+	switch {
+	case isList && len(req.GetListItems()) == 0:
+		v.add("list_items", "is required for LIST attributes")
+	case !isList && len(req.GetListItems()) > 0:
+		v.add("list_items", "is only allowed for LIST attributes")
+	}
+	validateListItems(&v, req.GetListItems())
+	if req.Multiline != nil && req.GetDataType() != gatewayv1.AttributeDataType_ATTRIBUTE_DATA_TYPE_STRING {
+		v.add("multiline", "is only allowed for STRING attributes")
+	}
+	if req.AllowMultipleValues != nil && req.GetDataType() != gatewayv1.AttributeDataType_ATTRIBUTE_DATA_TYPE_FILES {
+		v.add("allow_multiple_values", "is only allowed for FILES attributes")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	a, err := s.api.CreateTicketTypeAttribute(ctx, req.GetTicketTypeId(), upstream.CreateAttributeParams{
+		Name:                        req.GetName(),
+		Description:                 req.GetDescription(),
+		DataType:                    dt,
+		RequiredToCreate:            req.RequiredToCreate,
+		RequiredToCreateForContacts: req.RequiredToCreateForContacts,
+		VisibleOnCreate:             req.VisibleOnCreate,
+		VisibleToContacts:           req.VisibleToContacts,
+		Multiline:                   req.Multiline,
+		AllowMultipleValues:         req.AllowMultipleValues,
+		ListItems:                   req.GetListItems(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &gatewayv1.CreateTicketTypeAttributeResponse{Attribute: attributeToProto(a)}, nil
+}
+
+// UpdateTicketTypeAttribute implements gatewayv1.TicketTypeServiceServer.
+func (s *TicketTypeService) UpdateTicketTypeAttribute(ctx context.Context, req *gatewayv1.UpdateTicketTypeAttributeRequest) (*gatewayv1.UpdateTicketTypeAttributeResponse, error) {
+	var v violations
+	v.id("ticket_type_id", req.GetTicketTypeId())
+	v.id("attribute_id", req.GetAttributeId())
+	if req.Name != nil && strings.TrimSpace(req.GetName()) == "" {
+		v.add("name", "must not be blank")
+	}
+	validateListItems(&v, req.GetListItems())
+	if req.Name == nil && req.Description == nil && req.RequiredToCreate == nil && req.RequiredToCreateForContacts == nil &&
+		req.VisibleOnCreate == nil && req.VisibleToContacts == nil && req.Multiline == nil && len(req.GetListItems()) == 0 &&
+		req.AllowMultipleValues == nil && req.Archived == nil {
+		v.add("attribute_id", "the request changes nothing: set at least one field to update")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	a, err := s.api.UpdateTicketTypeAttribute(ctx, req.GetTicketTypeId(), req.GetAttributeId(), upstream.UpdateAttributeParams{
+		Name:                        req.Name,
+		Description:                 req.Description,
+		RequiredToCreate:            req.RequiredToCreate,
+		RequiredToCreateForContacts: req.RequiredToCreateForContacts,
+		VisibleOnCreate:             req.VisibleOnCreate,
+		VisibleToContacts:           req.VisibleToContacts,
+		Multiline:                   req.Multiline,
+		AllowMultipleValues:         req.AllowMultipleValues,
+		Archived:                    req.Archived,
+		ListItems:                   req.GetListItems(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &gatewayv1.UpdateTicketTypeAttributeResponse{Attribute: attributeToProto(a)}, nil
+}
+
+// ListTicketStates implements gatewayv1.TicketTypeServiceServer.
+func (s *TicketTypeService) ListTicketStates(ctx context.Context, _ *gatewayv1.ListTicketStatesRequest) (*gatewayv1.ListTicketStatesResponse, error) {
+	states, err := s.api.ListTicketStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &gatewayv1.ListTicketStatesResponse{TicketStates: make([]*gatewayv1.TicketState, 0, len(states))}
+	for _, st := range states {
+		out.TicketStates = append(out.TicketStates, stateToProto(st))
+	}
+	return out, nil
+}
