@@ -62,11 +62,11 @@ var searchFields = map[gatewayv1.TicketSearchField]struct {
 type operatorClass int
 
 const (
-	opAny     operatorClass = iota // = and !=: any scalar
-	opList                         // IN and NIN: a list
-	opOrdered                      // > and <: integers and dates
-	opOrderedCreatedAt             // >= and <=: only created_at
-	opText                         // ~ !~ ^ $: strings
+	opAny              operatorClass = iota // = and !=: any scalar
+	opList                                  // IN and NIN: a list
+	opOrdered                               // > and <: integers and dates
+	opOrderedCreatedAt                      // >= and <=: only created_at
+	opText                                  // ~ !~ ^ $: strings
 )
 
 var searchOperators = map[gatewayv1.FilterOperator]struct {
