@@ -417,15 +417,33 @@ func encodeQuery(q SearchQuery, v Version, depth int) (map[string]any, error) {
 		if depth >= 2 {
 			return nil, invalidf("searchTickets: at most 2 levels of nested filters are allowed")
 		}
-		children := make([]any, 0, len(q.Children))
+		if len(q.Children) == 0 {
+			return nil, invalidf("searchTickets: an %s group needs at least one filter", q.Operator)
+		}
+		var leaves, groups []any
 		for _, ch := range q.Children {
 			m, err := encodeQuery(ch, v, depth+1)
 			if err != nil {
 				return nil, err
 			}
-			children = append(children, m)
+			if ch.Children != nil {
+				groups = append(groups, m)
+			} else {
+				leaves = append(leaves, m)
+			}
 		}
-		return map[string]any{"operator": q.Operator, "value": children}, nil
+		// Unstable's multiple_filter_search_request.value is oneOf(array of groups, array of filters):
+		// one kind per array, while 2.11 allows both in one array. A group that mixes them is sent with
+		// its filters gathered in a sub-group of the same operator, which means the same thing, is valid
+		// in every version and adds no nesting level beyond the sibling groups that are already there.
+		switch {
+		case groups == nil:
+			return map[string]any{"operator": q.Operator, "value": leaves}, nil
+		case leaves == nil:
+			return map[string]any{"operator": q.Operator, "value": groups}, nil
+		}
+		regrouped := append([]any{map[string]any{"operator": q.Operator, "value": leaves}}, groups...)
+		return map[string]any{"operator": q.Operator, "value": regrouped}, nil
 	}
 	if q.Field == "" {
 		return nil, invalidf("searchTickets: a filter needs a field")
