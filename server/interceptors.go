@@ -1,0 +1,115 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+)
+
+// errPanic is what a caller sees when a handler panics: the panic value and
+// stack may hold request data, so they are logged, not returned.
+var errPanic = status.Error(codes.Internal, "internal error")
+
+func unaryRecovery(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				logPanic(ctx, log, info.FullMethod, p)
+				resp, err = nil, errPanic
+			}
+		}()
+		return handler(ctx, req)
+	}
+}
+
+func streamRecovery(log *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				logPanic(ss.Context(), log, info.FullMethod, p)
+				err = errPanic
+			}
+		}()
+		return handler(srv, ss)
+	}
+}
+
+func logPanic(ctx context.Context, log *slog.Logger, method string, p any) {
+	log.ErrorContext(ctx, "panic in gRPC handler",
+		"grpc.method", method, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+}
+
+// The access log deliberately records no metadata and no message contents:
+// metadata carries the caller's Authorization header, and requests carry
+// customer data.
+
+func unaryLogging(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		logCall(ctx, log, info.FullMethod, start, err)
+		return resp, err
+	}
+}
+
+func streamLogging(log *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		start := time.Now()
+		err := handler(srv, ss)
+		logCall(ss.Context(), log, info.FullMethod, start, err)
+		return err
+	}
+}
+
+func logCall(ctx context.Context, log *slog.Logger, method string, start time.Time, err error) {
+	st := status.Convert(err)
+	level := callLevel(method, st.Code())
+	if !log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("grpc.method", method),
+		slog.String("grpc.code", st.Code().String()),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		slog.String("transport", transport(ctx)),
+	}
+	if err != nil {
+		// Status messages are written by the service package for callers, so
+		// they hold nothing the caller may not see.
+		attrs = append(attrs, slog.String("grpc.message", st.Message()))
+	}
+	log.LogAttrs(ctx, level, "gRPC call", attrs...)
+}
+
+// callLevel keeps health probes and reflection out of the default log, and
+// raises the level for codes that point at the gateway or Intercom rather
+// than at the caller.
+func callLevel(method string, code codes.Code) slog.Level {
+	switch code {
+	case codes.Unknown, codes.Internal, codes.DataLoss, codes.Unimplemented:
+		return slog.LevelError
+	case codes.DeadlineExceeded, codes.Unavailable, codes.ResourceExhausted:
+		return slog.LevelWarn
+	}
+	if strings.HasPrefix(method, "/grpc.health.") || strings.HasPrefix(method, "/grpc.reflection.") {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
+
+// transport says whether a call came in over the gRPC listener or from the
+// REST mux, which reaches the server through the in-memory bufconn listener.
+func transport(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil && p.Addr.Network() == "bufconn" {
+		return "rest"
+	}
+	return "grpc"
+}

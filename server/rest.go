@@ -1,0 +1,134 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
+	"github.com/intercom-gateway/intercom-gateway/gen/openapiv2"
+	"github.com/intercom-gateway/intercom-gateway/service"
+)
+
+// httpHandler is everything the HTTP listener serves: the REST API, the
+// health and OpenAPI endpoints, and any WithHTTPHandler mounts.
+func (s *Server) httpHandler(mounts []mount) (http.Handler, error) {
+	gw := runtime.NewServeMux(
+		// Field names as in the proto (snake_case, like Intercom's own JSON),
+		// every field present so that clients need not know proto3 defaults,
+		// and unknown request fields rejected with 400 rather than silently
+		// dropped: a misspelt field is a caller bug we want them to see.
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+		runtime.WithErrorHandler(restErrorHandler),
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
+	)
+	ctx := context.Background() // only used by the generated code to build clients
+	for _, register := range []func(context.Context, *runtime.ServeMux) error{
+		func(ctx context.Context, mux *runtime.ServeMux) error {
+			return gatewayv1.RegisterTicketServiceHandler(ctx, mux, s.conn)
+		},
+		func(ctx context.Context, mux *runtime.ServeMux) error {
+			return gatewayv1.RegisterTicketTypeServiceHandler(ctx, mux, s.conn)
+		},
+		func(ctx context.Context, mux *runtime.ServeMux) error {
+			return gatewayv1.RegisterTagServiceHandler(ctx, mux, s.conn)
+		},
+	} {
+		if err := register(ctx, gw); err != nil {
+			return nil, fmt.Errorf("server: registering REST handlers: %w", err)
+		}
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.serveHealthz)
+	mux.HandleFunc("GET /openapi.json", serveOpenAPI)
+	for _, m := range mounts {
+		mux.Handle(m.pattern, m.h)
+	}
+	mux.Handle("/", gw)
+	return mux, nil
+}
+
+// incomingHeader decides which HTTP headers become gRPC metadata. The runtime
+// always forwards Authorization as "authorization" (what caller auth reads);
+// the default matcher would add a second copy as "grpcgateway-authorization",
+// which is one more place a credential could leak from, so it is dropped.
+// Other permanent HTTP headers keep the default "grpcgateway-" prefix.
+func incomingHeader(key string) (string, bool) {
+	if strings.EqualFold(key, "Authorization") {
+		return "", false
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+// restErrorHandler writes the runtime's default error body (google.rpc.Status
+// as JSON, with the HTTP status that matches the code) and, for
+// RESOURCE_EXHAUSTED with a RetryInfo detail, a Retry-After header in whole
+// seconds, rounded up so that a client that obeys it never comes back early
+// (RFC 9110 §10.2.3 allows only whole seconds).
+func restErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	cause := err
+	var httpErr *runtime.HTTPStatusError
+	if errors.As(err, &httpErr) {
+		cause = httpErr.Err
+	}
+	if st := status.Convert(cause); st.Code() == codes.ResourceExhausted {
+		if d, ok := service.RetryAfter(st); ok {
+			w.Header().Set("Retry-After", strconv.FormatInt(ceilSeconds(d), 10))
+		}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+func ceilSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+// healthzBody is the JSON answer of GET /healthz.
+type healthzBody struct {
+	Status string `json:"status"`
+}
+
+// serveHealthz answers 200 when the health server reports SERVING for the
+// gateway (or for the service named by ?service=), and 503 otherwise, so that
+// plain HTTP probes see the same state as grpc.health.v1 clients.
+func (s *Server) serveHealthz(w http.ResponseWriter, r *http.Request) {
+	resp, err := s.health.Check(r.Context(), &healthpb.HealthCheckRequest{Service: r.URL.Query().Get("service")})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err != nil {
+		code := http.StatusServiceUnavailable
+		if status.Code(err) == codes.NotFound {
+			code = http.StatusNotFound
+		}
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(healthzBody{Status: status.Convert(err).Message()})
+		return
+	}
+	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_ = json.NewEncoder(w).Encode(healthzBody{Status: resp.GetStatus().String()})
+}
+
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openapiv2.JSON)
+}

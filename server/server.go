@@ -1,0 +1,300 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/test/bufconn"
+
+	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
+	"github.com/intercom-gateway/intercom-gateway/service"
+)
+
+// Config holds the listener settings. A zero field takes its value from
+// DefaultConfig.
+type Config struct {
+	// ShutdownGrace bounds how long Serve waits for in-flight REST and gRPC
+	// calls once its context ends; after it, remaining calls are cut off.
+	ShutdownGrace time.Duration
+	// ReadHeaderTimeout bounds how long the HTTP server waits for a request's
+	// headers, so that slow clients cannot hold connections open for free.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes idle HTTP keep-alive connections.
+	IdleTimeout time.Duration
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		// 20 s is the upstream client's default call timeout, so a call that
+		// started just before shutdown can still finish.
+		ShutdownGrace:     20 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+}
+
+func (c Config) withDefaults() (Config, error) {
+	d := DefaultConfig()
+	for _, f := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"ShutdownGrace", &c.ShutdownGrace, d.ShutdownGrace},
+		{"ReadHeaderTimeout", &c.ReadHeaderTimeout, d.ReadHeaderTimeout},
+		{"IdleTimeout", &c.IdleTimeout, d.IdleTimeout},
+	} {
+		switch {
+		case *f.v < 0:
+			return c, fmt.Errorf("server: Config.%s must not be negative, got %v", f.name, *f.v)
+		case *f.v == 0:
+			*f.v = f.def
+		}
+	}
+	return c, nil
+}
+
+// Services are the implementations registered on the gRPC server. All three
+// are required.
+type Services struct {
+	Tickets     gatewayv1.TicketServiceServer
+	TicketTypes gatewayv1.TicketTypeServiceServer
+	Tags        gatewayv1.TagServiceServer
+}
+
+// Option configures a Server.
+type Option func(*options)
+
+type options struct {
+	logger   *slog.Logger
+	unary    []grpc.UnaryServerInterceptor
+	stream   []grpc.StreamServerInterceptor
+	handlers []mount
+}
+
+type mount struct {
+	pattern string
+	h       http.Handler
+}
+
+func defaultOptions() options {
+	return options{logger: slog.New(slog.DiscardHandler)}
+}
+
+// WithLogger sets the logger for access logs, recovered panics and lifecycle
+// events. By default nothing is logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.logger = l
+		}
+	}
+}
+
+// WithUnaryInterceptor adds unary interceptors between the access log and the
+// error mapping, in the order given. Caller authentication belongs here: it
+// is logged, and its errors are already gRPC statuses.
+func WithUnaryInterceptor(i ...grpc.UnaryServerInterceptor) Option {
+	return func(o *options) { o.unary = append(o.unary, i...) }
+}
+
+// WithStreamInterceptor is WithUnaryInterceptor for streaming calls.
+func WithStreamInterceptor(i ...grpc.StreamServerInterceptor) Option {
+	return func(o *options) { o.stream = append(o.stream, i...) }
+}
+
+// WithHTTPHandler serves h on the HTTP listener for pattern (an
+// http.ServeMux pattern such as "/__sandbox/"), next to the REST API. The
+// gateway uses it to expose the sandbox's admin endpoints in sandbox mode.
+func WithHTTPHandler(pattern string, h http.Handler) Option {
+	return func(o *options) { o.handlers = append(o.handlers, mount{pattern, h}) }
+}
+
+// serviceNames are the health-checkable services, besides the overall "".
+var serviceNames = []string{
+	gatewayv1.TicketService_ServiceDesc.ServiceName,
+	gatewayv1.TicketTypeService_ServiceDesc.ServiceName,
+	gatewayv1.TagService_ServiceDesc.ServiceName,
+}
+
+// Server is the gateway's gRPC and HTTP front. Create it with New and run it
+// once with Serve.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	grpc    *grpc.Server
+	health  *health.Server
+	http    *http.Server
+	mem     *bufconn.Listener
+	conn    *grpc.ClientConn // the REST mux's in-memory connection to grpc
+	started atomic.Bool
+}
+
+// New builds the servers without opening any listener. Health reports
+// NOT_SERVING until Serve starts.
+func New(cfg Config, svcs Services, opts ...Option) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if svcs.Tickets == nil || svcs.TicketTypes == nil || svcs.Tags == nil {
+		return nil, errors.New("server: Services.Tickets, TicketTypes and Tags are all required")
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+
+	s := &Server{cfg: cfg, log: o.logger, health: health.NewServer()}
+
+	unary := append([]grpc.UnaryServerInterceptor{
+		unaryRecovery(o.logger),
+		unaryLogging(o.logger),
+	}, o.unary...)
+	unary = append(unary, service.UnaryErrorInterceptor(o.logger))
+	stream := append([]grpc.StreamServerInterceptor{
+		streamRecovery(o.logger),
+		streamLogging(o.logger),
+	}, o.stream...)
+	stream = append(stream, service.StreamErrorInterceptor(o.logger))
+
+	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
+	gatewayv1.RegisterTicketServiceServer(s.grpc, svcs.Tickets)
+	gatewayv1.RegisterTicketTypeServiceServer(s.grpc, svcs.TicketTypes)
+	gatewayv1.RegisterTagServiceServer(s.grpc, svcs.Tags)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	s.setServing(healthpb.HealthCheckResponse_NOT_SERVING)
+
+	// The REST mux dials the same grpc.Server through an in-memory listener,
+	// so REST calls run the interceptor chain above. The connection is lazy:
+	// nothing is dialled until the first REST call, after Serve has started
+	// serving s.mem.
+	s.mem = bufconn.Listen(1 << 20)
+	s.conn, err = grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.mem.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("server: in-memory gRPC connection: %w", err)
+	}
+	handler, err := s.httpHandler(o.handlers)
+	if err != nil {
+		_ = s.conn.Close()
+		return nil, err
+	}
+	s.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(o.logger.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Health returns the gRPC health server, so that dependency checks can
+// report the status of a single service (by its full name, e.g.
+// "intercom.gateway.v1.TicketService") or of the whole gateway (""). Serve
+// sets every status to SERVING when it starts and to NOT_SERVING when it
+// begins to shut down; later changes are ignored.
+func (s *Server) Health() *health.Server { return s.health }
+
+func (s *Server) setServing(st healthpb.HealthCheckResponse_ServingStatus) {
+	s.health.SetServingStatus("", st)
+	for _, name := range serviceNames {
+		s.health.SetServingStatus(name, st)
+	}
+}
+
+// Serve serves gRPC on grpcLis and HTTP on httpLis until ctx ends or a
+// listener fails, then shuts down gracefully: health turns NOT_SERVING, the
+// HTTP server stops accepting and waits for in-flight REST calls, then the
+// gRPC server stops accepting and waits for in-flight gRPC calls. Both waits
+// share one deadline, Config.ShutdownGrace; calls still running after it are
+// cancelled and Serve reports it. Serve closes both listeners and can only be
+// called once.
+//
+// It returns nil after a clean shutdown triggered by ctx.
+func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("server: Serve called more than once")
+	}
+	errc := make(chan error, 3)
+	go func() { errc <- wrapServe("gRPC", s.grpc.Serve(grpcLis)) }()
+	go func() { errc <- wrapServe("in-memory gRPC", s.grpc.Serve(s.mem)) }()
+	go func() {
+		err := s.http.Serve(httpLis)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		errc <- wrapServe("HTTP", err)
+	}()
+	s.setServing(healthpb.HealthCheckResponse_SERVING)
+	s.log.InfoContext(ctx, "listening", "grpc_addr", grpcLis.Addr().String(), "http_addr", httpLis.Addr().String())
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		s.log.Info("shutting down", "grace", s.cfg.ShutdownGrace.String())
+	case serveErr = <-errc:
+		// grpc.Server.Serve returns only after Stop, and http.Server.Serve
+		// only after Shutdown, so any return here is a failure.
+		if serveErr == nil {
+			serveErr = errors.New("server: a listener stopped unexpectedly")
+		}
+		s.log.Error("listener failed; shutting down", "error", serveErr.Error())
+	}
+	return errors.Join(serveErr, s.shutdown())
+}
+
+func wrapServe(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("server: serving %s: %w", what, err)
+}
+
+// shutdown drains HTTP first, because in-flight REST calls need the gRPC
+// server (through the in-memory connection) until they are done.
+func (s *Server) shutdown() error {
+	// Shutdown also makes every later SetServingStatus a no-op, so nothing
+	// can flip the gateway back to SERVING while it drains.
+	s.health.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer cancel()
+
+	var errs []error
+	if err := s.http.Shutdown(ctx); err != nil {
+		_ = s.http.Close()
+		errs = append(errs, fmt.Errorf("server: HTTP calls still running after the %v grace period were cut off: %w", s.cfg.ShutdownGrace, err))
+	}
+	stopped := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		s.grpc.Stop()
+		<-stopped
+		errs = append(errs, fmt.Errorf("server: gRPC calls still running after the %v grace period were cut off", s.cfg.ShutdownGrace))
+	}
+	_ = s.conn.Close()
+	if len(errs) == 0 {
+		s.log.Info("shut down cleanly")
+	}
+	return errors.Join(errs...)
+}
