@@ -1,0 +1,332 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Server is the simulator. It implements http.Handler.
+type Server struct {
+	opts options
+	mux  *http.ServeMux
+	ops  map[string]route // by ServeMux pattern
+
+	mu        sync.Mutex // guards everything below
+	ws        *workspace
+	requests  []RecordedRequest
+	faults    map[string]*Fault
+	rng       *rand.Rand
+	rateCount map[string]*rateWindow
+}
+
+// RecordedRequest is one request received by the simulated API (admin
+// requests under /__sandbox/ are not recorded).
+type RecordedRequest struct {
+	Method   string      `json:"method"`
+	Path     string      `json:"path"`
+	RawQuery string      `json:"raw_query,omitempty"`
+	Header   http.Header `json:"header"`
+	Body     []byte      `json:"body,omitempty"`
+	// Version is the Intercom-Version header as sent ("" when absent).
+	Version string    `json:"version"`
+	Time    time.Time `json:"time"`
+	// Route is the Intercom operationId (for example "createTicket"), or ""
+	// when the path matched no operation.
+	Route string `json:"route"`
+	// Status is the HTTP status answered; 0 when the connection was reset.
+	Status int `json:"status"`
+}
+
+type route struct {
+	op      string
+	preview bool // exists only in Preview (unstable.yaml); 404 in 2.11
+	h       func(*call) (int, any, error)
+}
+
+// New returns a simulator with the given options applied over defaultOptions.
+func New(opts ...Option) *Server {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := &Server{
+		opts:      o,
+		mux:       http.NewServeMux(),
+		ops:       map[string]route{},
+		faults:    map[string]*Fault{},
+		rng:       rand.New(rand.NewPCG(o.randSeed, o.randSeed^0x9e3779b97f4a7c15)),
+		rateCount: map[string]*rateWindow{},
+	}
+	s.ws = s.freshWorkspace()
+	s.routes()
+	return s
+}
+
+func (s *Server) freshWorkspace() *workspace {
+	if s.opts.seed {
+		return seedWorkspace()
+	}
+	return baseWorkspace()
+}
+
+// Reset restores the initial state (seed data or an empty workspace) and
+// clears the rate budgets. Recorded requests and faults are kept.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ws = s.freshWorkspace()
+	s.rateCount = map[string]*rateWindow{}
+}
+
+// routes registers every operation. Paths are those of 2.11.yaml and
+// unstable.yaml; only path parameter names differ between them.
+func (s *Server) routes() {
+	add := func(pattern, op string, preview bool, h func(*call) (int, any, error)) {
+		s.ops[pattern] = route{op: op, preview: preview, h: h}
+		s.mux.HandleFunc(pattern, func(http.ResponseWriter, *http.Request) {})
+	}
+	add("POST /tickets", "createTicket", false, s.createTicket)
+	add("GET /tickets/{id}", "getTicket", false, s.getTicket)
+	add("PUT /tickets/{id}", "updateTicket", false, s.updateTicket)
+	add("DELETE /tickets/{id}", "deleteTicket", true, s.deleteTicket)
+	add("POST /tickets/{id}/reply", "replyTicket", false, s.replyTicket)
+	add("POST /tickets/search", "searchTickets", false, s.searchTickets)
+	add("POST /tickets/{id}/tags", "attachTagToTicket", false, s.attachTagToTicket)
+	add("DELETE /tickets/{id}/tags/{tag_id}", "detachTagFromTicket", false, s.detachTagFromTicket)
+
+	add("GET /ticket_types", "listTicketTypes", false, s.listTicketTypes)
+	add("POST /ticket_types", "createTicketType", false, s.createTicketType)
+	add("GET /ticket_types/{id}", "getTicketType", false, s.getTicketType)
+	add("PUT /ticket_types/{id}", "updateTicketType", false, s.updateTicketType)
+	add("POST /ticket_types/{id}/attributes", "createTicketTypeAttribute", false, s.createAttribute)
+	add("PUT /ticket_types/{id}/attributes/{attribute_id}", "updateTicketTypeAttribute", false, s.updateAttribute)
+	add("GET /ticket_states", "listTicketStates", true, s.listTicketStates)
+
+	add("GET /tags", "listTags", false, s.listTags)
+	add("POST /tags", "createTag", false, s.createTag)
+	add("GET /tags/{id}", "findTag", false, s.findTag)
+	add("DELETE /tags/{id}", "deleteTag", false, s.deleteTag)
+	add("GET /contacts/{id}/tags", "listTagsForAContact", false, s.listContactTags)
+	add("POST /contacts/{id}/tags", "attachTagToContact", false, s.attachTagToContact)
+	add("DELETE /contacts/{id}/tags/{tag_id}", "detachTagFromContact", false, s.detachTagFromContact)
+	add("POST /conversations/{id}/tags", "attachTagToConversation", false, s.attachTagToConversation)
+	add("DELETE /conversations/{id}/tags/{tag_id}", "detachTagFromConversation", false, s.detachTagFromConversation)
+}
+
+// call is one API request being handled.
+type call struct {
+	r         *http.Request
+	body      []byte
+	version   apiVersion
+	now       int64
+	requestID string
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == adminPrefix[:len(adminPrefix)-1] || strings.HasPrefix(r.URL.Path, adminPrefix) {
+		s.serveAdmin(w, r)
+		return
+	}
+	start := s.opts.clock()
+	body, _ := io.ReadAll(r.Body)
+	_ = r.Body.Close()
+	// The ServeMux is used only to match: serving r through it sets r.Pattern
+	// and the path values that handlers read. Its handlers do nothing.
+	s.mux.ServeHTTP(discard{}, r)
+	rt, known := s.ops[r.Pattern]
+
+	rec := RecordedRequest{
+		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(),
+		Body: body, Version: r.Header.Get("Intercom-Version"), Time: start, Route: rt.op,
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		rec.Status = sw.status
+		s.mu.Lock()
+		s.requests = append(s.requests, rec)
+		s.mu.Unlock()
+		s.opts.logger.Debug("sandbox request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("route", rt.op), slog.Int("status", sw.status))
+	}()
+
+	c := &call{r: r, body: body, now: start.Unix(), requestID: newUUID()}
+	sw.Header().Set("X-Request-Id", c.requestID)
+
+	if fault, ok := s.takeFault(rt.op); ok {
+		if done := s.applyFault(sw, r, c, fault, rt, known); done {
+			return
+		}
+	}
+	s.serveAPI(sw, c, rt, known)
+}
+
+// serveAPI answers a request without faults: auth, rate limit, version, handler.
+func (s *Server) serveAPI(w http.ResponseWriter, c *call, rt route, known bool) {
+	status, v, err := s.answer(w, c, rt, known)
+	if err != nil {
+		writeError(w, c.requestID, err)
+		return
+	}
+	writeJSON(w, status, v)
+}
+
+// answer runs the checks and the handler and returns what to write. It sets
+// rate limit headers on w.
+func (s *Server) answer(w http.ResponseWriter, c *call, rt route, known bool) (int, any, error) {
+	token, ok := bearer(c.r)
+	if !ok || (s.opts.tokens != nil && !s.opts.tokens[token]) {
+		// 2.11.yaml: every operation documents 401 with code "unauthorized",
+		// message "Access Token Invalid".
+		return 0, nil, apiErr(http.StatusUnauthorized, "unauthorized", "Access Token Invalid")
+	}
+	if !s.spendRate(w, token) {
+		return 0, nil, apiErr(http.StatusTooManyRequests, "rate_limit_exceeded", "Exceeded rate limit")
+	}
+	if !known {
+		return 0, nil, apiErr(http.StatusNotFound, "not_found", "Resource Not Found")
+	}
+	v, err := parseVersion(c.r.Header.Get("Intercom-Version"))
+	if err != nil {
+		return 0, nil, err
+	}
+	c.version = v
+	if rt.preview && v != versionPreview {
+		// DELETE /tickets/{id} and GET /ticket_states are not in 2.11.yaml.
+		return 0, nil, apiErr(http.StatusNotFound, "not_found", "Resource Not Found")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return rt.h(c)
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	const p = "bearer "
+	if len(h) <= len(p) || !strings.EqualFold(h[:len(p)], p) {
+		return "", false
+	}
+	tok := strings.TrimSpace(h[len(p):])
+	return tok, tok != ""
+}
+
+// discard lets the ServeMux fill in r's path values without writing anything.
+type discard struct{}
+
+func (discard) Header() http.Header         { return http.Header{} }
+func (discard) Write(b []byte) (int, error) { return len(b), nil }
+func (discard) WriteHeader(int)             {}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Requests returns a copy of every API request received so far, oldest first.
+func (s *Server) Requests() []RecordedRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]RecordedRequest, len(s.requests))
+	copy(out, s.requests)
+	return out
+}
+
+// ResetRequests forgets the recorded requests.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = nil
+}
+
+// ListenAndServe serves the simulator on addr until ctx is done, then shuts
+// down gracefully (waiting up to 5 seconds for in-flight requests).
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is ListenAndServe on an existing listener.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if serveErr := <-errc; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
+		err = serveErr
+	}
+	return err
+}
+
+// ---- versions ----
+
+type apiVersion int
+
+const (
+	version211     apiVersion = iota // 2.11 and older: the shapes of 2.11.yaml
+	versionPreview                   // Preview, Unstable, 2.12+: the shapes of unstable.yaml
+)
+
+// parseVersion maps the Intercom-Version header. A missing header means 2.11
+// (the gateway's default and the default of 2.11.yaml's intercom_version).
+// "Unstable" is accepted as the pre-2026 name of "Preview".
+func parseVersion(h string) (apiVersion, error) {
+	h = strings.TrimSpace(h)
+	switch strings.ToLower(h) {
+	case "":
+		return version211, nil
+	case "preview", "unstable":
+		return versionPreview, nil
+	}
+	major, minor, ok := strings.Cut(h, ".")
+	ma, err1 := strconv.Atoi(major)
+	mi, err2 := strconv.Atoi(minor)
+	if !ok || err1 != nil || err2 != nil || ma < 1 || ma > 2 || mi < 0 {
+		return 0, &apiError{status: http.StatusBadRequest, code: "intercom_version_invalid",
+			message: "The requested version could not be found: " + h, field: "Intercom-Version"}
+	}
+	if ma == 2 && mi >= 12 {
+		return versionPreview, nil
+	}
+	return version211, nil
+}
