@@ -1,0 +1,85 @@
+package service_test
+
+import (
+	"context"
+	"sync"
+
+	"github.com/intercom-gateway/intercom-gateway/upstream"
+)
+
+// recordingAPI is an in-memory stand-in for the Intercom client in unit
+// tests. It records every call so tests can prove that invalid input never
+// reaches Intercom. End-to-end behaviour is tested against the sandbox.
+type recordingAPI struct {
+	mu       sync.Mutex
+	calls    []string
+	searches []upstream.SearchParams
+	creates  int
+	err      error
+	page     func(p upstream.SearchParams) *upstream.TicketPage
+	block    chan struct{}
+}
+
+func (f *recordingAPI) record(name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, name)
+	return f.err
+}
+
+func (f *recordingAPI) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
+func (f *recordingAPI) CreateTicket(ctx context.Context, p upstream.CreateTicketParams) (*upstream.Ticket, error) {
+	if f.block != nil {
+		<-f.block
+	}
+	if err := f.record("CreateTicket"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	f.creates++
+	n := f.creates
+	f.mu.Unlock()
+	return &upstream.Ticket{ID: string(rune('0' + n)), Category: "Customer", Attributes: p.Attributes}, nil
+}
+
+func (f *recordingAPI) GetTicket(ctx context.Context, id string) (*upstream.Ticket, error) {
+	return &upstream.Ticket{ID: id}, f.record("GetTicket")
+}
+
+func (f *recordingAPI) UpdateTicket(ctx context.Context, id string, p upstream.UpdateTicketParams) (*upstream.Ticket, error) {
+	return &upstream.Ticket{ID: id}, f.record("UpdateTicket")
+}
+
+func (f *recordingAPI) DeleteTicket(ctx context.Context, id string) (*upstream.DeletedTicket, error) {
+	return &upstream.DeletedTicket{ID: id, Deleted: true}, f.record("DeleteTicket")
+}
+
+func (f *recordingAPI) ReplyToTicket(ctx context.Context, id string, p upstream.ReplyParams) (*upstream.TicketPart, error) {
+	return &upstream.TicketPart{ID: "1"}, f.record("ReplyToTicket")
+}
+
+func (f *recordingAPI) SearchTickets(ctx context.Context, p upstream.SearchParams) (*upstream.TicketPage, error) {
+	if err := f.record("SearchTickets"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	f.searches = append(f.searches, p)
+	f.mu.Unlock()
+	if f.page != nil {
+		return f.page(p), nil
+	}
+	return &upstream.TicketPage{}, nil
+}
+
+func (f *recordingAPI) AttachTagToTicket(ctx context.Context, ticketID, tagID, adminID string) (*upstream.Tag, error) {
+	return &upstream.Tag{ID: tagID}, f.record("AttachTagToTicket")
+}
+
+func (f *recordingAPI) DetachTagFromTicket(ctx context.Context, ticketID, tagID, adminID string) (*upstream.Tag, error) {
+	return &upstream.Tag{ID: tagID}, f.record("DetachTagFromTicket")
+}
