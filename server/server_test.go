@@ -94,15 +94,21 @@ type gateway struct {
 	done    chan error // Serve's result
 }
 
+// startGateway serves tags, and Unimplemented ticket and ticket type services.
 func startGateway(t *testing.T, cfg server.Config, tags gatewayv1.TagServiceServer, opts ...server.Option) *gateway {
 	t.Helper()
-	logs := &syncBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(cfg, server.Services{
+	return startGatewayWith(t, cfg, server.Services{
 		Tickets:     gatewayv1.UnimplementedTicketServiceServer{},
 		TicketTypes: gatewayv1.UnimplementedTicketTypeServiceServer{},
 		Tags:        tags,
-	}, append([]server.Option{server.WithLogger(logger)}, opts...)...)
+	}, opts...)
+}
+
+func startGatewayWith(t *testing.T, cfg server.Config, svcs server.Services, opts ...server.Option) *gateway {
+	t.Helper()
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := server.New(cfg, svcs, append([]server.Option{server.WithLogger(logger)}, opts...)...)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
