@@ -107,7 +107,7 @@ func TestTicketTypeListKnownError(t *testing.T) {
 		t.Fatal("KnownSpecErrors is empty")
 	}
 	for _, e := range intercomspec.KnownSpecErrors {
-		if e.Why == "" || e.Schema == "" || len(e.Versions) == 0 {
+		if e.Why == "" || e.Where == "" || len(e.Versions) == 0 {
 			t.Errorf("incomplete entry %+v", e)
 		}
 	}

@@ -14,14 +14,15 @@ import (
 type KnownSpecError struct {
 	// Versions are the description versions the entry applies to.
 	Versions []string
-	// Schema is the components/schemas name that is patched.
-	Schema string
+	// Where names what is patched: a components/schemas name, or an
+	// operation's request body.
+	Where string
 	// Operations are the operationIds whose validation the patch affects.
 	Operations []string
 	// Why explains the disagreement and cites the evidence.
 	Why string
 
-	patch func(s *openapi3.Schema, doc *openapi3.T) error
+	patch func(doc *openapi3.T) error
 }
 
 // KnownSpecErrors is the complete list of patches applied by Load. Keep it
@@ -29,33 +30,74 @@ type KnownSpecError struct {
 var KnownSpecErrors = []KnownSpecError{
 	{
 		Versions:   []string{"2.9", "2.11"},
-		Schema:     "ticket_type_list",
+		Where:      "components/schemas/ticket_type_list",
 		Operations: []string{"listTicketTypes"},
 		Why: "The schema says {type:\"ticket_type_attributes.list\", ticket_types:[...]}, but the operation's own " +
 			"example, the Unstable description and the real API answer {type:\"list\", data:[ticket_type]} " +
 			"(intercom-node issues #485 and #499).",
-		patch: realList("ticket_type"),
+		patch: schema("ticket_type_list", realList("ticket_type")),
 	},
 	{
 		Versions:   []string{"2.9", "2.11", "unstable"},
-		Schema:     "ticket_type_attribute_list",
+		Where:      "components/schemas/ticket_type_attribute_list",
 		Operations: []string{"listTicketTypes", "getTicketType", "createTicketType", "updateTicketType", "getTicket", "createTicket", "updateTicket", "searchTickets"},
 		Why: "The container inside ticket_type is described as {type:\"ticket_type_attributes.list\", " +
 			"ticket_type_attributes:[...]}, but every example in 2.11 and Unstable shows {type:\"list\", data:[...]}, " +
 			"which is what the API returns.",
-		patch: realList("ticket_type_attribute"),
+		patch: schema("ticket_type_attribute_list", realList("ticket_type_attribute")),
 	},
 	{
 		Versions:   []string{"2.9", "2.11"},
-		Schema:     "tag",
+		Where:      "components/schemas/tag",
 		Operations: []string{"listTags", "listTagsForAContact"},
 		Why: "applied_at and applied_by are marked required, yet their own descriptions say they are present only " +
 			"when the tag comes back from a tagging operation, and the GET /tags examples omit them.",
-		patch: func(s *openapi3.Schema, _ *openapi3.T) error {
+		patch: schema("tag", func(s *openapi3.Schema, _ *openapi3.T) error {
 			s.Required = slices.DeleteFunc(s.Required, func(n string) bool { return n == "applied_at" || n == "applied_by" })
 			return nil
-		},
+		}),
 	},
+	{
+		Versions:   []string{"2.9", "2.11", "unstable"},
+		Where:      "POST /tags requestBody",
+		Operations: []string{"createTag"},
+		Why: "The body is oneOf create_or_update_tag_request, tag_company_request, untag_company_request and " +
+			"tag_multiple_users_request, none of which forbids extra properties, so every company or user payload " +
+			"also matches create_or_update_tag_request ({name}) and no valid tagging request can pass a oneOf. " +
+			"The operation's description says these are alternative payloads; checked as anyOf.",
+		patch: oneOfToAnyOf("/tags", "POST"),
+	},
+}
+
+// schema applies fix to the named component schema.
+func schema(name string, fix func(*openapi3.Schema, *openapi3.T) error) func(*openapi3.T) error {
+	return func(doc *openapi3.T) error {
+		ref := doc.Components.Schemas[name]
+		if ref == nil || ref.Value == nil {
+			return fmt.Errorf("schema %q not found", name)
+		}
+		return fix(ref.Value, doc)
+	}
+}
+
+// oneOfToAnyOf turns the oneOf of an operation's JSON request body into anyOf.
+func oneOfToAnyOf(path, method string) func(*openapi3.T) error {
+	return func(doc *openapi3.T) error {
+		item := doc.Paths.Value(path)
+		if item == nil || item.GetOperation(method) == nil {
+			return fmt.Errorf("operation %s %s not found", method, path)
+		}
+		rb := item.GetOperation(method).RequestBody
+		if rb == nil || rb.Value == nil || rb.Value.Content.Get("application/json") == nil {
+			return fmt.Errorf("%s %s has no JSON request body", method, path)
+		}
+		s := rb.Value.Content.Get("application/json").Schema
+		if s == nil || s.Value == nil || len(s.Value.OneOf) == 0 {
+			return fmt.Errorf("%s %s request body has no oneOf", method, path)
+		}
+		s.Value.AnyOf, s.Value.OneOf = s.Value.OneOf, nil
+		return nil
+	}
 }
 
 // realList rewrites a list schema to the shape the API really answers:
@@ -89,12 +131,8 @@ func applyKnownSpecErrors(doc *openapi3.T, version string) error {
 		if !slices.Contains(e.Versions, version) {
 			continue
 		}
-		ref := doc.Components.Schemas[e.Schema]
-		if ref == nil || ref.Value == nil {
-			return fmt.Errorf("known spec error: schema %q not in %s", e.Schema, version)
-		}
-		if err := e.patch(ref.Value, doc); err != nil {
-			return fmt.Errorf("known spec error %q (%s): %w", e.Schema, version, err)
+		if err := e.patch(doc); err != nil {
+			return fmt.Errorf("known spec error %q (%s): %w", e.Where, version, err)
 		}
 	}
 	return nil

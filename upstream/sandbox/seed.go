@@ -26,6 +26,28 @@ const (
 	SeedConversation1 = "1001"
 	SeedConversation2 = "1002"
 
+	// Attributes of the Bug type: 101 _default_title_, 102 _default_description_,
+	// then these. Priority is a list; its items have fixed ids.
+	SeedAttributePriority      = "103"
+	SeedAttributeAffectedUsers = "104" // integer
+	SeedAttributeRegression    = "105" // boolean
+	SeedPriorityLow            = "b0000001-0000-4000-8000-000000000001"
+	SeedPriorityMedium         = "b0000001-0000-4000-8000-000000000002"
+	SeedPriorityHigh           = "b0000001-0000-4000-8000-000000000003"
+
+	// Custom states of the Bug type, beside the default states 201 submitted,
+	// 202 in_progress, 203 waiting_on_customer and 204 resolved.
+	SeedStateInvestigating = "205" // in_progress
+	SeedStateWontFix       = "206" // resolved
+
+	// Seeded tickets 4001..4006 (ticket_id 1..6); see seedWorkspace.
+	SeedTicketLogin  = "4001" // Bug, submitted, Alice
+	SeedTicketExport = "4002" // Bug, Investigating, Bob, assigned to Ada, tagged Billing
+	SeedTicketTypo   = "4003" // Bug, waiting_on_customer, Carol, snoozed
+	SeedTicketDark   = "4004" // Bug, resolved, closed
+	SeedTicketRefund = "4005" // Internal task, in_progress, team Support
+	SeedTicketOutage = "4006" // Incident, submitted, shared
+
 	SeedTagVIP     = "9001"
 	SeedTagBilling = "9002"
 	SeedTagUrgent  = "9003"
