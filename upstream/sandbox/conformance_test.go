@@ -10,11 +10,11 @@ import (
 )
 
 type conformanceCase struct {
-	op      string
-	method  string
-	path    string
-	body    any
-	only    string // "2.11" or "unstable" when the operation or body exists in one version only
+	op     string
+	method string
+	path   string
+	body   any
+	only   string // "2.11" or "unstable" when the operation or body exists in one version only
 }
 
 // conformanceCases has one valid request per operation the gateway uses.

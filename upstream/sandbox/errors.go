@@ -154,11 +154,8 @@ func rawID(v json.RawMessage, name string) (string, bool, error) {
 	if err := json.Unmarshal(v, &s); err == nil {
 		return s, true, nil
 	}
-	var n json.Number
-	if err := json.Unmarshal(v, &n); err == nil {
-		if i, err := n.Int64(); err == nil {
-			return strconv.FormatInt(i, 10), true, nil
-		}
+	if i, err := rawInt(v); err == nil {
+		return strconv.FormatInt(i, 10), true, nil
 	}
 	return "", true, errInvalid(name, "%s must be a string", name)
 }
@@ -188,6 +185,10 @@ func (o object) integer(name string) (int64, bool, error) {
 }
 
 func rawInt(v json.RawMessage) (int64, error) {
+	// json.Number would also accept a quoted number; a string is not an integer.
+	if t := bytes.TrimSpace(v); len(t) == 0 || t[0] == '"' {
+		return 0, errors.New("not an integer")
+	}
 	var n json.Number
 	if err := json.Unmarshal(v, &n); err != nil {
 		return 0, err
