@@ -483,13 +483,14 @@ func TestNewRejectsBadInput(t *testing.T) {
 	}
 }
 
-// blockingTags answers GetTag only when release is closed (or the call's
-// context ends), so that a test controls when in-flight calls finish.
-func blockingTags(entered *atomic.Int32, release <-chan struct{}) *fakeTags {
+// blockingTags answers GetTag only when the channel release[tag_id] is closed
+// (or the call's context ends), so that a test controls when in-flight calls
+// finish.
+func blockingTags(entered *atomic.Int32, release map[string]chan struct{}) *fakeTags {
 	return &fakeTags{getTag: func(ctx context.Context, r *gatewayv1.GetTagRequest) (*gatewayv1.GetTagResponse, error) {
 		entered.Add(1)
 		select {
-		case <-release:
+		case <-release[r.GetTagId()]:
 			return &gatewayv1.GetTagResponse{Tag: &gatewayv1.Tag{Id: r.GetTagId()}}, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -511,26 +512,30 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestServeDrainsInFlightCalls(t *testing.T) {
 	t.Parallel()
 	var entered atomic.Int32
-	release := make(chan struct{})
+	// REST calls ask for tag "rest", gRPC calls for tag "grpc"; each kind is
+	// released separately, REST first, so the test sees that gRPC calls
+	// outliving the REST drain are still waited for.
+	release := map[string]chan struct{}{"rest": make(chan struct{}), "grpc": make(chan struct{})}
 	g := startGateway(t, server.Config{ShutdownGrace: 20 * time.Second}, blockingTags(&entered, release))
 
 	const perTransport = 3
-	errs := make(chan error, 2*perTransport)
+	grpcErrs := make(chan error, perTransport)
+	restErrs := make(chan error, perTransport)
 	client := gatewayv1.NewTagServiceClient(g.conn)
 	for range perTransport {
 		go func() {
-			_, err := client.GetTag(context.Background(), &gatewayv1.GetTagRequest{TagId: "g"})
-			errs <- err
+			_, err := client.GetTag(context.Background(), &gatewayv1.GetTagRequest{TagId: "grpc"})
+			grpcErrs <- err
 		}()
 		go func() {
-			resp, err := http.Get(g.httpURL + "/v1/tags/r")
+			resp, err := http.Get(g.httpURL + "/v1/tags/rest")
 			if err == nil {
 				_ = resp.Body.Close()
 				if resp.StatusCode != http.StatusOK {
 					err = errors.New(resp.Status)
 				}
 			}
-			errs <- err
+			restErrs <- err
 		}()
 	}
 	waitFor(t, "every call to reach the handler", func() bool { return entered.Load() == 2*perTransport })
@@ -540,16 +545,23 @@ func TestServeDrainsInFlightCalls(t *testing.T) {
 		resp, err := g.srv.Health().Check(context.Background(), &healthpb.HealthCheckRequest{})
 		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_NOT_SERVING
 	})
+
+	close(release["rest"])
+	for range perTransport {
+		if err := <-restErrs; err != nil {
+			t.Errorf("in-flight REST call failed: %v", err)
+		}
+	}
 	select {
 	case err := <-g.done:
-		t.Fatalf("Serve returned while calls were in flight: %v", err)
+		g.done <- err // for the cleanup
+		t.Fatalf("Serve returned while gRPC calls were in flight: %v", err)
 	case <-time.After(100 * time.Millisecond):
 	}
-
-	close(release)
-	for range 2 * perTransport {
-		if err := <-errs; err != nil {
-			t.Errorf("in-flight call failed: %v", err)
+	close(release["grpc"])
+	for range perTransport {
+		if err := <-grpcErrs; err != nil {
+			t.Errorf("in-flight gRPC call failed: %v", err)
 		}
 	}
 	if err := <-g.done; err != nil {
