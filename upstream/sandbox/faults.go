@@ -193,6 +193,7 @@ func (s *Server) applyFault(w *statusWriter, r *http.Request, c *call, d decisio
 	}
 	switch {
 	case d.reset:
+		c.record()
 		resetConnection(w)
 		return true
 	case d.rateLimit:

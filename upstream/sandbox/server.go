@@ -129,6 +129,7 @@ type call struct {
 	version   apiVersion
 	now       int64
 	requestID string
+	record    func()
 }
 
 // ServeHTTP implements http.Handler.
@@ -150,16 +151,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Body: body, Version: r.Header.Get("Intercom-Version"), Time: start, Route: rt.op,
 	}
 	sw := &statusWriter{ResponseWriter: w}
-	defer func() {
-		rec.Status = sw.status
-		s.mu.Lock()
-		s.requests = append(s.requests, rec)
-		s.mu.Unlock()
-		s.opts.logger.Debug("sandbox request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.String("route", rt.op), slog.Int("status", sw.status))
-	}()
-
 	c := &call{r: r, body: body, now: start.Unix(), requestID: newUUID()}
+	// record runs once: before a connection reset (so that the record exists
+	// by the time the client sees the error) or when the handler returns.
+	var once sync.Once
+	c.record = func() {
+		once.Do(func() {
+			rec.Status = sw.status
+			s.mu.Lock()
+			s.requests = append(s.requests, rec)
+			s.mu.Unlock()
+			s.opts.logger.Debug("sandbox request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.String("route", rt.op), slog.Int("status", sw.status))
+		})
+	}
+	defer c.record()
+
 	sw.Header().Set("X-Request-Id", c.requestID)
 
 	if fault, ok := s.takeFault(rt.op); ok {
