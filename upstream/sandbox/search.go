@@ -14,11 +14,10 @@ import (
 // Search limits from the ticket search documentation (2.11.yaml searchTickets):
 // "at most 2 levels of nested filters" and "at most 15 filters in each AND/OR group".
 const (
-	maxSearchDepth   = 2
-	maxGroupFilters  = 15
-	defaultPerPage   = 20
-	maxPerPage       = 150 // the documented maximum of the other search endpoints
-	searchFieldError = "parameter_invalid"
+	maxSearchDepth  = 2
+	maxGroupFilters = 15
+	defaultPerPage  = 20
+	maxPerPage      = 150 // the documented maximum of the other search endpoints
 )
 
 type valueKind int

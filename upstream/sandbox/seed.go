@@ -2,8 +2,8 @@ package sandbox
 
 import "fmt"
 
-// Stable seed ids, exported through the package documentation of Seed* consts
-// so tests and `make run` users can address them directly.
+// Stable seed ids, exported so that tests and people exploring `make run` can
+// address seeded objects directly.
 const (
 	// Admins and the team exist in every workspace, seeded or not.
 	SeedAdminAda    = "991267943"

@@ -636,6 +636,9 @@ func (s *Server) detachTagFromTicket(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	// Unlike contacts and conversations (where detaching is idempotent here),
+	// the ticket operation documents 404 tag_not_found, which the sandbox
+	// also answers for a tag the ticket does not carry.
 	if !removeTag(&t.tags, tg.id) {
 		return 0, nil, errNotFound("tag_not_found", "Tag not found on this ticket")
 	}
