@@ -114,29 +114,29 @@ func (s *setting) Set(v string) error { return s.set(v) }
 
 func gatewaySettings(c *Config) []*setting {
 	return []*setting{
-		str("GATEWAY_GRPC_ADDR", "grpc-addr", "gRPC listen address", &c.Listen.GRPCAddr),
-		str("GATEWAY_HTTP_ADDR", "http-addr", "HTTP (REST) listen address", &c.Listen.HTTPAddr),
-		dur("GATEWAY_SHUTDOWN_GRACE", "shutdown-grace", "how long in-flight calls may run after SIGTERM", &c.Listen.ShutdownGrace),
-		{env: "INTERCOM_TOKEN", usage: "Intercom access token (env only)",
+		str("GATEWAY_GRPC_ADDR", "grpc-addr", "gRPC listen `address`", &c.Listen.GRPCAddr),
+		str("GATEWAY_HTTP_ADDR", "http-addr", "HTTP (REST) listen `address`", &c.Listen.HTTPAddr),
+		dur("GATEWAY_SHUTDOWN_GRACE", "shutdown-grace", "how long in-flight calls may run after SIGTERM (a `duration`)", &c.Listen.ShutdownGrace),
+		{env: "INTERCOM_TOKEN", usage: "Intercom access token; without one the sandbox is used (GATEWAY_SANDBOX=auto)",
 			get: func() string { return c.Intercom.Token.String() },
 			set: func(v string) error { c.Intercom.Token = Secret(v); return nil }},
-		str("INTERCOM_REGION", "intercom-region", "Intercom region: us, eu or au", &c.Intercom.Region),
-		str("INTERCOM_BASE_URL", "intercom-base-url", "Intercom base URL; overrides the region", &c.Intercom.BaseURL),
-		str("INTERCOM_VERSION", "intercom-version", "Intercom-Version sent by default (e.g. 2.11, Preview)", &c.Intercom.Version),
-		dur("GATEWAY_UPSTREAM_TIMEOUT", "upstream-timeout", "timeout of one Intercom call when the caller sets no deadline", &c.Intercom.Timeout),
-		{env: "GATEWAY_SANDBOX", flag: "sandbox", usage: "use the built-in Intercom simulator: auto (when no token), on or off",
+		str("INTERCOM_REGION", "intercom-region", "Intercom `region`: us, eu or au", &c.Intercom.Region),
+		str("INTERCOM_BASE_URL", "intercom-base-url", "Intercom base `URL`; overrides the region", &c.Intercom.BaseURL),
+		str("INTERCOM_VERSION", "intercom-version", "`Intercom-Version` sent by default (e.g. 2.11, Preview)", &c.Intercom.Version),
+		dur("GATEWAY_UPSTREAM_TIMEOUT", "upstream-timeout", "timeout of one Intercom call when the caller sets no deadline (a `duration`)", &c.Intercom.Timeout),
+		{env: "GATEWAY_SANDBOX", flag: "sandbox", usage: "whether to use the built-in Intercom simulator (`mode`): auto (when no token), on or off",
 			get: func() string { return string(c.Sandbox) },
 			set: func(v string) error { c.Sandbox = SandboxMode(strings.ToLower(v)); return nil }},
 		level("GATEWAY_LOG_LEVEL", "log-level", &c.Log.Level),
-		str("GATEWAY_LOG_FORMAT", "log-format", "log format: json or text", &c.Log.Format),
+		str("GATEWAY_LOG_FORMAT", "log-format", "log `format`: json or text", &c.Log.Format),
 	}
 }
 
 func sandboxSettings(c *SandboxConfig) []*setting {
 	return []*setting{
-		str("GATEWAY_SANDBOX_ADDR", "addr", "listen address of the standalone sandbox", &c.Addr),
+		str("GATEWAY_SANDBOX_ADDR", "addr", "listen `address` of the standalone sandbox", &c.Addr),
 		{env: "GATEWAY_SANDBOX_RATE_LIMIT", flag: "rate-limit",
-			usage: "requests per token per 10 s window; 0 disables, negative keeps the sandbox default",
+			usage: "`requests` per token per 10 s window; 0 disables, negative keeps the sandbox default",
 			get:   func() string { return strconv.Itoa(c.RateLimit) },
 			set: func(v string) error {
 				n, err := strconv.Atoi(v)
@@ -147,7 +147,7 @@ func sandboxSettings(c *SandboxConfig) []*setting {
 				return nil
 			}},
 		level("GATEWAY_LOG_LEVEL", "log-level", &c.Log.Level),
-		str("GATEWAY_LOG_FORMAT", "log-format", "log format: json or text", &c.Log.Format),
+		str("GATEWAY_LOG_FORMAT", "log-format", "log `format`: json or text", &c.Log.Format),
 	}
 }
 
@@ -171,7 +171,7 @@ func dur(env, flag, usage string, p *time.Duration) *setting {
 }
 
 func level(env, flag string, p *slog.Level) *setting {
-	return &setting{env: env, flag: flag, usage: "log level: debug, info, warn or error",
+	return &setting{env: env, flag: flag, usage: "log `level`: debug, info, warn or error",
 		get: func() string { return strings.ToLower(p.String()) },
 		set: func(v string) error {
 			if err := p.UnmarshalText([]byte(v)); err != nil {
@@ -199,9 +199,14 @@ func parseSettings(name string, settings []*setting, args []string, getenv func(
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(usage, "Usage of %s:\n", name)
+			fmt.Fprintf(usage, "Usage: %s [flags]\n", name)
 			fs.SetOutput(usage)
 			fs.PrintDefaults()
+			for _, s := range settings {
+				if s.flag == "" {
+					fmt.Fprintf(usage, "  %s (env only)\n    \t%s\n", s.env, s.usage)
+				}
+			}
 			return err
 		}
 		return fmt.Errorf("config: %w", err)

@@ -136,7 +136,7 @@ func TestHelpPrintsFlagsAndEnvNames(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("loadConfig -h: %v, want flag.ErrHelp", err)
 	}
-	for _, want := range []string{"-grpc-addr", "GATEWAY_GRPC_ADDR", "-sandbox", "GATEWAY_SANDBOX", "default 2.11"} {
+	for _, want := range []string{"-grpc-addr", "GATEWAY_GRPC_ADDR", "-sandbox", "GATEWAY_SANDBOX", "default 2.11", "INTERCOM_TOKEN (env only)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, out.String())
 		}
