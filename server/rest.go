@@ -21,17 +21,27 @@ import (
 	"github.com/intercom-gateway/intercom-gateway/service"
 )
 
+// JSONMarshalOptions is how REST callers see messages:
+//   - field names as in the proto (snake_case, like Intercom's own JSON), so
+//     a REST body looks like the proto and like Intercom;
+//   - every field present, so clients need not know proto3 defaults (an
+//     unset time is null, a false bool is false, an empty list is []);
+//   - int64 as JSON strings and Timestamps as RFC 3339 strings, as the proto3
+//     JSON mapping says, so no precision is lost in JavaScript clients.
+var JSONMarshalOptions = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}
+
+// JSONUnmarshalOptions rejects unknown request fields with 400 rather than
+// silently dropping them: a misspelt field is a caller bug they should see.
+// Both proto names and lowerCamelCase JSON names are accepted.
+var JSONUnmarshalOptions = protojson.UnmarshalOptions{DiscardUnknown: false}
+
 // httpHandler is everything the HTTP listener serves: the REST API, the
 // health and OpenAPI endpoints, and any WithHTTPHandler mounts.
 func (s *Server) httpHandler(mounts []mount) (http.Handler, error) {
 	gw := runtime.NewServeMux(
-		// Field names as in the proto (snake_case, like Intercom's own JSON),
-		// every field present so that clients need not know proto3 defaults,
-		// and unknown request fields rejected with 400 rather than silently
-		// dropped: a misspelt field is a caller bug we want them to see.
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
-			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
-			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+			MarshalOptions:   JSONMarshalOptions,
+			UnmarshalOptions: JSONUnmarshalOptions,
 		}),
 		runtime.WithErrorHandler(restErrorHandler),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
