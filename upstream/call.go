@@ -26,8 +26,8 @@ type call struct {
 	body any
 	// out receives the decoded success body; nil means the body is ignored.
 	out any
-	// idempotent overrides the method's semantics for the retry policy (see RetryPolicy).
-	idempotent *bool
+	// readOnly marks a POST without side effects, which the retry policy may then resend like a GET.
+	readOnly bool
 }
 
 // pathf builds a path from a format and ids, escaping each id and rejecting empty ones: an empty id
@@ -51,11 +51,8 @@ func (cl *Client) do(ctx context.Context, c call) error {
 		ctx, cancel = context.WithTimeout(ctx, cl.timeout)
 		defer cancel()
 	}
-	idempotent := c.method != http.MethodPost
-	if c.idempotent != nil {
-		idempotent = *c.idempotent
-	}
-	ctx = withCallInfo(ctx, c.op, idempotent)
+	// Every method the client uses except POST is idempotent (RFC 9110 §9.2.2).
+	ctx = withCallInfo(ctx, c.op, c.method != http.MethodPost || c.readOnly)
 
 	var body io.Reader
 	if c.body != nil {

@@ -201,8 +201,9 @@ func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout =
 // WithRetryPolicy replaces DefaultRetryPolicy().
 func WithRetryPolicy(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
 
-// WithRateLimitObserver is called with the X-RateLimit-* headers of every HTTP response, including
-// each retried attempt and error responses. It must be fast and safe for concurrent use.
+// WithRateLimitObserver is called with the X-RateLimit-* headers of every HTTP response that carries
+// them, success or error, including each attempt the retry policy repeats. It runs on the request's
+// goroutine, so it must be fast and safe for concurrent use.
 func WithRateLimitObserver(f func(RateLimit)) Option { return func(o *options) { o.observer = f } }
 
 // WithUserAgent sets the User-Agent header.

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -87,14 +88,10 @@ func (ci ContactIdentifier) wire() (map[string]string, error) {
 		m["email"] = ci.Email
 	}
 	if len(m) != 1 {
-		return nil, errString("set exactly one of id, external_id and email")
+		return nil, errors.New("set exactly one of id, external_id and email")
 	}
 	return m, nil
 }
-
-type errString string
-
-func (e errString) Error() string { return string(e) }
 
 // GetTicket retrieves a ticket by its id (not its ticket_id, which Intercom says must not be used in
 // API queries).
@@ -347,10 +344,6 @@ type replyOption struct {
 	UUID string `json:"uuid"`
 }
 
-// searchIsIdempotent marks POST /tickets/search safe to retry on 5xx and transport errors: it only
-// reads, so sending it twice cannot change anything (see RetryPolicy).
-var searchIsIdempotent = true
-
 // SearchTickets runs one page of a ticket search (POST /tickets/search, search_request). To read the
 // next page, send the same params with StartingAfter = page.NextStartingAfter.
 func (c *Client) SearchTickets(ctx context.Context, p SearchParams) (*TicketPage, error) {
@@ -373,7 +366,9 @@ func (c *Client) SearchTickets(ctx context.Context, p SearchParams) (*TicketPage
 	}
 	var w wireTicketList
 	if err := c.do(ctx, call{op: OpSearchTickets, method: http.MethodPost, path: "/tickets/search", body: body, out: &w,
-		idempotent: &searchIsIdempotent}); err != nil {
+		// A search only reads, so sending it twice cannot change anything: it is retried like a GET
+		// on 5xx and transport errors (see RetryPolicy).
+		readOnly: true}); err != nil {
 		return nil, err
 	}
 	page := &TicketPage{TotalCount: int(w.TotalCount)}
