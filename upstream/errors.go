@@ -85,11 +85,14 @@ type DecodeError struct {
 	Err         error
 }
 
+// Error names the operation, status and content type; the body itself is left out because it may hold
+// customer data.
 func (e *DecodeError) Error() string {
 	return fmt.Sprintf("intercom %s: cannot decode HTTP %d response (Content-Type %q): %v",
 		e.Operation, e.StatusCode, e.ContentType, e.Err)
 }
 
+// Unwrap returns the JSON error.
 func (e *DecodeError) Unwrap() error { return e.Err }
 
 // RateLimit is the X-RateLimit-* headers of one response (INTERCOM-API.md §9: Limit is the request
