@@ -71,7 +71,8 @@ var codeOverrides = map[string]codes.Code{
 //     name a field, and RetryInfo for 429s;
 //   - deadline and cancellation become DEADLINE_EXCEEDED and CANCELLED;
 //   - upstream.ErrUnsupported (the configured Intercom-Version cannot do it)
-//     becomes FAILED_PRECONDITION;
+//     becomes FAILED_PRECONDITION, and upstream.ErrInvalidArgument (input the
+//     client refused to send) INVALID_ARGUMENT;
 //   - a malformed Intercom answer or a transport failure becomes UNAVAILABLE;
 //   - anything else is INTERNAL, without details that could leak secrets.
 func ToStatus(err error) *status.Status {
@@ -91,6 +92,11 @@ func ToStatus(err error) *status.Status {
 		return withInfo(codes.DeadlineExceeded, "the call to Intercom did not finish before the deadline", ReasonUpstreamTimeout, nil)
 	case errors.Is(err, context.Canceled):
 		return status.New(codes.Canceled, "the call was cancelled")
+	case errors.Is(err, upstream.ErrInvalidArgument):
+		// The client refused input it cannot encode for the configured
+		// version, such as a non-numeric admin_id where Preview wants an
+		// integer. Nothing was sent.
+		return withInfo(codes.InvalidArgument, strings.TrimPrefix(err.Error(), "upstream: "), ReasonInvalidRequest, nil)
 	case errors.Is(err, upstream.ErrUnsupported):
 		return withInfo(codes.FailedPrecondition, err.Error(), ReasonVersionUnsupported, nil)
 	case errors.As(err, &derr):

@@ -49,6 +49,7 @@ func TestToStatus(t *testing.T) {
 		{"deadline", fmt.Errorf("calling: %w", context.DeadlineExceeded), codes.DeadlineExceeded, service.ReasonUpstreamTimeout, "", 0},
 		{"cancelled", context.Canceled, codes.Canceled, "", "", 0},
 		{"unsupported version", fmt.Errorf("%w: ticket_state_id needs 2.12", upstream.ErrUnsupported), codes.FailedPrecondition, service.ReasonVersionUnsupported, "", 0},
+		{"refused by the client", fmt.Errorf("%w: admin_id must be numeric", upstream.ErrInvalidArgument), codes.InvalidArgument, service.ReasonInvalidRequest, "", 0},
 		{"malformed body", &upstream.DecodeError{Err: io.ErrUnexpectedEOF}, codes.Unavailable, service.ReasonUpstreamMalformed, "", 0},
 		{"connection refused", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, codes.Unavailable, service.ReasonUpstreamUnavailable, "", 0},
 		{"bug", errors.New("nil map"), codes.Internal, service.ReasonInternal, "", 0},
