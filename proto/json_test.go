@@ -68,11 +68,11 @@ func TestResourcesRoundTripThroughRESTJSON(t *testing.T) {
 	}{
 		{"Ticket", sampleTicket(), map[string]any{
 			"id": "4001", "ticket_id": "1", // proto names, not ticketId
-			"category":      "TICKET_CATEGORY_CUSTOMER", // enums by name
-			"create_time":   "2026-11-25T09:30:00Z",     // RFC 3339
-			"snoozed_until": nil,                        // unset message: null
-			"is_shared":     false,                      // false still emitted
-			"linked_objects": []any{},                   // empty list still emitted
+			"category":       "TICKET_CATEGORY_CUSTOMER", // enums by name
+			"create_time":    "2026-11-25T09:30:00Z",     // RFC 3339
+			"snoozed_until":  nil,                        // unset message: null
+			"is_shared":      false,                      // false still emitted
+			"linked_objects": []any{},                    // empty list still emitted
 			"ticket_attributes": map[string]any{
 				"_default_title_": "Login fails", "Affected users": 120.0, "Regression": true, "Notes": nil,
 			},

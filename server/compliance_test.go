@@ -435,4 +435,3 @@ func checkUpstream(t *testing.T, want []upstreamRequest, got []sandbox.RecordedR
 		}
 	}
 }
-
