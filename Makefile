@@ -50,10 +50,15 @@ lint: tools third_party ## buf lint, buf format check, go vet and gofmt.
 	go vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-BREAKING_AGAINST ?= .git\#ref=HEAD~1
+BREAKING_REF ?= HEAD~1
 .PHONY: breaking
-breaking: tools third_party ## buf breaking against BREAKING_AGAINST (default: the previous commit).
-	$(BUF) breaking --against '$(BREAKING_AGAINST),subdir=proto'
+breaking: tools third_party ## buf breaking against the contract at BREAKING_REF (default: the previous commit).
+	@# The third-party protos are not in git, so the old contract is laid out
+	@# beside a copy of them instead of read with a .git# input.
+	rm -rf .breaking && mkdir -p .breaking
+	git archive $(BREAKING_REF) buf.yaml proto | tar -x -C .breaking
+	cp -r $(THIRD_PARTY) .breaking/
+	$(BUF) breaking --against .breaking; rc=$$?; rm -rf .breaking; exit $$rc
 
 .PHONY: redis
 redis: ## Start a throwaway redis-server for the integration tests (port 6390).
