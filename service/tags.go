@@ -18,67 +18,48 @@ func (v *violations) tagName(field, name string) {
 
 // ListTags implements gatewayv1.TagServiceServer.
 func (s *TagService) ListTags(ctx context.Context, _ *gatewayv1.ListTagsRequest) (*gatewayv1.ListTagsResponse, error) {
-	tags, err := s.api.ListTags(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.ListTagsResponse{Tags: tagsToProto(tags)}, nil
+	return run(nil, func() ([]upstream.Tag, error) { return s.api.ListTags(ctx) },
+		func(tags []upstream.Tag) *gatewayv1.ListTagsResponse {
+			return &gatewayv1.ListTagsResponse{Tags: tagsToProto(tags)}
+		})
 }
 
 // GetTag implements gatewayv1.TagServiceServer.
 func (s *TagService) GetTag(ctx context.Context, req *gatewayv1.GetTagRequest) (*gatewayv1.GetTagResponse, error) {
 	var v violations
 	v.id("tag_id", req.GetTagId())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	t, err := s.api.GetTag(ctx, req.GetTagId())
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.GetTagResponse{Tag: tagToProto(t)}, nil
+	return run(v, func() (*upstream.Tag, error) { return s.api.GetTag(ctx, req.GetTagId()) },
+		func(t *upstream.Tag) *gatewayv1.GetTagResponse { return &gatewayv1.GetTagResponse{Tag: tagToProto(t)} })
 }
 
 // CreateTag implements gatewayv1.TagServiceServer.
 func (s *TagService) CreateTag(ctx context.Context, req *gatewayv1.CreateTagRequest) (*gatewayv1.CreateTagResponse, error) {
 	var v violations
 	v.tagName("name", req.GetName())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	t, err := s.api.CreateTag(ctx, req.GetName())
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.CreateTagResponse{Tag: tagToProto(t)}, nil
+	return run(v, func() (*upstream.Tag, error) { return s.api.CreateTag(ctx, req.GetName()) },
+		func(t *upstream.Tag) *gatewayv1.CreateTagResponse {
+			return &gatewayv1.CreateTagResponse{Tag: tagToProto(t)}
+		})
 }
 
-// UpdateTag implements gatewayv1.TagServiceServer.
+// UpdateTag implements gatewayv1.TagServiceServer. Intercom renames a tag
+// through POST /tags with the tag's id (2.11.yaml createTag, "update").
 func (s *TagService) UpdateTag(ctx context.Context, req *gatewayv1.UpdateTagRequest) (*gatewayv1.UpdateTagResponse, error) {
 	var v violations
 	v.id("tag_id", req.GetTagId())
 	v.tagName("name", req.GetName())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	t, err := s.api.RenameTag(ctx, req.GetTagId(), req.GetName())
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.UpdateTagResponse{Tag: tagToProto(t)}, nil
+	return run(v, func() (*upstream.Tag, error) { return s.api.RenameTag(ctx, req.GetTagId(), req.GetName()) },
+		func(t *upstream.Tag) *gatewayv1.UpdateTagResponse {
+			return &gatewayv1.UpdateTagResponse{Tag: tagToProto(t)}
+		})
 }
 
 // DeleteTag implements gatewayv1.TagServiceServer.
 func (s *TagService) DeleteTag(ctx context.Context, req *gatewayv1.DeleteTagRequest) (*gatewayv1.DeleteTagResponse, error) {
 	var v violations
 	v.id("tag_id", req.GetTagId())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	if err := s.api.DeleteTag(ctx, req.GetTagId()); err != nil {
-		return nil, err
-	}
-	return &gatewayv1.DeleteTagResponse{}, nil
+	return run(v, func() (struct{}, error) { return struct{}{}, s.api.DeleteTag(ctx, req.GetTagId()) },
+		func(struct{}) *gatewayv1.DeleteTagResponse { return &gatewayv1.DeleteTagResponse{} })
 }
 
 // TagContact implements gatewayv1.TagServiceServer.
@@ -86,14 +67,10 @@ func (s *TagService) TagContact(ctx context.Context, req *gatewayv1.TagContactRe
 	var v violations
 	v.id("contact_id", req.GetContactId())
 	v.id("tag_id", req.GetTagId())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	t, err := s.api.TagContact(ctx, req.GetContactId(), req.GetTagId())
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.TagContactResponse{Tag: tagToProto(t)}, nil
+	return run(v, func() (*upstream.Tag, error) { return s.api.TagContact(ctx, req.GetContactId(), req.GetTagId()) },
+		func(t *upstream.Tag) *gatewayv1.TagContactResponse {
+			return &gatewayv1.TagContactResponse{Tag: tagToProto(t)}
+		})
 }
 
 // UntagContact implements gatewayv1.TagServiceServer.
@@ -101,60 +78,49 @@ func (s *TagService) UntagContact(ctx context.Context, req *gatewayv1.UntagConta
 	var v violations
 	v.id("contact_id", req.GetContactId())
 	v.id("tag_id", req.GetTagId())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	t, err := s.api.UntagContact(ctx, req.GetContactId(), req.GetTagId())
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.UntagContactResponse{Tag: tagToProto(t)}, nil
+	return run(v, func() (*upstream.Tag, error) { return s.api.UntagContact(ctx, req.GetContactId(), req.GetTagId()) },
+		func(t *upstream.Tag) *gatewayv1.UntagContactResponse {
+			return &gatewayv1.UntagContactResponse{Tag: tagToProto(t)}
+		})
 }
 
 // ListContactTags implements gatewayv1.TagServiceServer.
 func (s *TagService) ListContactTags(ctx context.Context, req *gatewayv1.ListContactTagsRequest) (*gatewayv1.ListContactTagsResponse, error) {
 	var v violations
 	v.id("contact_id", req.GetContactId())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	tags, err := s.api.ListContactTags(ctx, req.GetContactId())
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.ListContactTagsResponse{Tags: tagsToProto(tags)}, nil
+	return run(v, func() ([]upstream.Tag, error) { return s.api.ListContactTags(ctx, req.GetContactId()) },
+		func(tags []upstream.Tag) *gatewayv1.ListContactTagsResponse {
+			return &gatewayv1.ListContactTagsResponse{Tags: tagsToProto(tags)}
+		})
 }
 
-// TagConversation implements gatewayv1.TagServiceServer.
+// TagConversation implements gatewayv1.TagServiceServer. Unlike contacts,
+// conversations need the acting admin (2.11.yaml attachTagToConversation).
 func (s *TagService) TagConversation(ctx context.Context, req *gatewayv1.TagConversationRequest) (*gatewayv1.TagConversationResponse, error) {
-	var v violations
-	v.id("conversation_id", req.GetConversationId())
-	v.id("tag_id", req.GetTagId())
-	v.id("admin_id", req.GetAdminId())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	t, err := s.api.TagConversation(ctx, req.GetConversationId(), req.GetTagId(), req.GetAdminId())
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.TagConversationResponse{Tag: tagToProto(t)}, nil
+	v := conversationTagViolations(req.GetConversationId(), req.GetTagId(), req.GetAdminId())
+	return run(v, func() (*upstream.Tag, error) {
+		return s.api.TagConversation(ctx, req.GetConversationId(), req.GetTagId(), req.GetAdminId())
+	}, func(t *upstream.Tag) *gatewayv1.TagConversationResponse {
+		return &gatewayv1.TagConversationResponse{Tag: tagToProto(t)}
+	})
 }
 
 // UntagConversation implements gatewayv1.TagServiceServer.
 func (s *TagService) UntagConversation(ctx context.Context, req *gatewayv1.UntagConversationRequest) (*gatewayv1.UntagConversationResponse, error) {
+	v := conversationTagViolations(req.GetConversationId(), req.GetTagId(), req.GetAdminId())
+	return run(v, func() (*upstream.Tag, error) {
+		return s.api.UntagConversation(ctx, req.GetConversationId(), req.GetTagId(), req.GetAdminId())
+	}, func(t *upstream.Tag) *gatewayv1.UntagConversationResponse {
+		return &gatewayv1.UntagConversationResponse{Tag: tagToProto(t)}
+	})
+}
+
+func conversationTagViolations(conversationID, tagID, adminID string) violations {
 	var v violations
-	v.id("conversation_id", req.GetConversationId())
-	v.id("tag_id", req.GetTagId())
-	v.id("admin_id", req.GetAdminId())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	t, err := s.api.UntagConversation(ctx, req.GetConversationId(), req.GetTagId(), req.GetAdminId())
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.UntagConversationResponse{Tag: tagToProto(t)}, nil
+	v.id("conversation_id", conversationID)
+	v.id("tag_id", tagID)
+	v.id("admin_id", adminID)
+	return v
 }
 
 // companyRefs validates and converts company identifiers. requireBoth is
@@ -188,14 +154,10 @@ func (s *TagService) TagCompanies(ctx context.Context, req *gatewayv1.TagCompani
 	var v violations
 	v.tagName("name", req.GetName())
 	refs := companyRefs(&v, req.GetCompanies(), false)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	t, err := s.api.TagCompanies(ctx, req.GetName(), refs)
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.TagCompaniesResponse{Tag: tagToProto(t)}, nil
+	return run(v, func() (*upstream.Tag, error) { return s.api.TagCompanies(ctx, req.GetName(), refs) },
+		func(t *upstream.Tag) *gatewayv1.TagCompaniesResponse {
+			return &gatewayv1.TagCompaniesResponse{Tag: tagToProto(t)}
+		})
 }
 
 // UntagCompanies implements gatewayv1.TagServiceServer.
@@ -203,12 +165,8 @@ func (s *TagService) UntagCompanies(ctx context.Context, req *gatewayv1.UntagCom
 	var v violations
 	v.tagName("name", req.GetName())
 	refs := companyRefs(&v, req.GetCompanies(), true)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	t, err := s.api.UntagCompanies(ctx, req.GetName(), refs)
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.UntagCompaniesResponse{Tag: tagToProto(t)}, nil
+	return run(v, func() (*upstream.Tag, error) { return s.api.UntagCompanies(ctx, req.GetName(), refs) },
+		func(t *upstream.Tag) *gatewayv1.UntagCompaniesResponse {
+			return &gatewayv1.UntagCompaniesResponse{Tag: tagToProto(t)}
+		})
 }

@@ -26,14 +26,10 @@ func (s *TicketTypeService) ListTicketTypes(ctx context.Context, _ *gatewayv1.Li
 func (s *TicketTypeService) GetTicketType(ctx context.Context, req *gatewayv1.GetTicketTypeRequest) (*gatewayv1.GetTicketTypeResponse, error) {
 	var v violations
 	v.id("ticket_type_id", req.GetTicketTypeId())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	t, err := s.api.GetTicketType(ctx, req.GetTicketTypeId())
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.GetTicketTypeResponse{TicketType: ticketTypeToProto(t)}, nil
+	return run(v, func() (*upstream.TicketType, error) { return s.api.GetTicketType(ctx, req.GetTicketTypeId()) },
+		func(t *upstream.TicketType) *gatewayv1.GetTicketTypeResponse {
+			return &gatewayv1.GetTicketTypeResponse{TicketType: ticketTypeToProto(t)}
+		})
 }
 
 // category returns Intercom's spelling of c, recording a violation for
@@ -61,14 +57,10 @@ func (s *TicketTypeService) CreateTicketType(ctx context.Context, req *gatewayv1
 	if req.GetCategory() != gatewayv1.TicketCategory_TICKET_CATEGORY_UNSPECIFIED {
 		p.Category = category(&v, "category", req.GetCategory())
 	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	t, err := s.api.CreateTicketType(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.CreateTicketTypeResponse{TicketType: ticketTypeToProto(t)}, nil
+	return run(v, func() (*upstream.TicketType, error) { return s.api.CreateTicketType(ctx, p) },
+		func(t *upstream.TicketType) *gatewayv1.CreateTicketTypeResponse {
+			return &gatewayv1.CreateTicketTypeResponse{TicketType: ticketTypeToProto(t)}
+		})
 }
 
 // UpdateTicketType implements gatewayv1.TicketTypeServiceServer.
@@ -92,14 +84,10 @@ func (s *TicketTypeService) UpdateTicketType(ctx context.Context, req *gatewayv1
 	if req.Name == nil && req.Description == nil && req.Category == nil && req.Icon == nil && req.Archived == nil && req.IsInternal == nil {
 		v.add("ticket_type_id", "the request changes nothing: set at least one field to update")
 	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	t, err := s.api.UpdateTicketType(ctx, req.GetTicketTypeId(), p)
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.UpdateTicketTypeResponse{TicketType: ticketTypeToProto(t)}, nil
+	return run(v, func() (*upstream.TicketType, error) { return s.api.UpdateTicketType(ctx, req.GetTicketTypeId(), p) },
+		func(t *upstream.TicketType) *gatewayv1.UpdateTicketTypeResponse {
+			return &gatewayv1.UpdateTicketTypeResponse{TicketType: ticketTypeToProto(t)}
+		})
 }
 
 // validateListItems checks list item labels. Intercom takes them as one

@@ -146,14 +146,10 @@ func validateAttributeKeys[V any](v *violations, field string, attrs map[string]
 func (s *TicketService) GetTicket(ctx context.Context, req *gatewayv1.GetTicketRequest) (*gatewayv1.GetTicketResponse, error) {
 	var v violations
 	v.id("ticket_id", req.GetTicketId())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	t, err := s.api.GetTicket(ctx, req.GetTicketId())
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.GetTicketResponse{Ticket: ticketToProto(t)}, nil
+	return run(v, func() (*upstream.Ticket, error) { return s.api.GetTicket(ctx, req.GetTicketId()) },
+		func(t *upstream.Ticket) *gatewayv1.GetTicketResponse {
+			return &gatewayv1.GetTicketResponse{Ticket: ticketToProto(t)}
+		})
 }
 
 // UpdateTicket implements gatewayv1.TicketServiceServer.
@@ -216,32 +212,24 @@ func (s *TicketService) UpdateTicket(ctx context.Context, req *gatewayv1.UpdateT
 		req.CompanyId == nil && req.SkipNotifications == nil {
 		v.add("ticket_id", "the request changes nothing: set at least one field to update")
 	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	t, err := s.api.UpdateTicket(ctx, req.GetTicketId(), p)
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.UpdateTicketResponse{Ticket: ticketToProto(t)}, nil
+	return run(v, func() (*upstream.Ticket, error) { return s.api.UpdateTicket(ctx, req.GetTicketId(), p) },
+		func(t *upstream.Ticket) *gatewayv1.UpdateTicketResponse {
+			return &gatewayv1.UpdateTicketResponse{Ticket: ticketToProto(t)}
+		})
 }
 
 // DeleteTicket implements gatewayv1.TicketServiceServer.
 func (s *TicketService) DeleteTicket(ctx context.Context, req *gatewayv1.DeleteTicketRequest) (*gatewayv1.DeleteTicketResponse, error) {
 	var v violations
 	v.id("ticket_id", req.GetTicketId())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	d, err := s.api.DeleteTicket(ctx, req.GetTicketId())
-	if err != nil {
-		return nil, err
-	}
-	id := d.ID
-	if id == "" {
-		id = req.GetTicketId()
-	}
-	return &gatewayv1.DeleteTicketResponse{TicketId: id, Deleted: d.Deleted}, nil
+	return run(v, func() (*upstream.DeletedTicket, error) { return s.api.DeleteTicket(ctx, req.GetTicketId()) },
+		func(d *upstream.DeletedTicket) *gatewayv1.DeleteTicketResponse {
+			id := d.ID
+			if id == "" {
+				id = req.GetTicketId()
+			}
+			return &gatewayv1.DeleteTicketResponse{TicketId: id, Deleted: d.Deleted}
+		})
 }
 
 // ReplyToTicket implements gatewayv1.TicketServiceServer.
@@ -325,61 +313,62 @@ func (s *TicketService) ReplyToTicket(ctx context.Context, req *gatewayv1.ReplyT
 	if ts := req.GetCreateTime(); ts != nil && ts.CheckValid() != nil {
 		v.add("create_time", "is not a valid time")
 	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	part, err := s.api.ReplyToTicket(ctx, req.GetTicketId(), p)
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.ReplyToTicketResponse{TicketPart: partToProto(part)}, nil
+	return run(v, func() (*upstream.TicketPart, error) { return s.api.ReplyToTicket(ctx, req.GetTicketId(), p) },
+		func(part *upstream.TicketPart) *gatewayv1.ReplyToTicketResponse {
+			return &gatewayv1.ReplyToTicketResponse{TicketPart: partToProto(part)}
+		})
 }
 
 // AttachTag implements gatewayv1.TicketServiceServer.
 func (s *TicketService) AttachTag(ctx context.Context, req *gatewayv1.AttachTagRequest) (*gatewayv1.AttachTagResponse, error) {
-	var v violations
-	v.id("ticket_id", req.GetTicketId())
-	v.id("tag_id", req.GetTagId())
-	v.id("admin_id", req.GetAdminId())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	t, err := s.api.AttachTagToTicket(ctx, req.GetTicketId(), req.GetTagId(), req.GetAdminId())
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.AttachTagResponse{Tag: tagToProto(t)}, nil
+	v := ticketTagViolations(req.GetTicketId(), req.GetTagId(), req.GetAdminId())
+	return run(v, func() (*upstream.Tag, error) {
+		return s.api.AttachTagToTicket(ctx, req.GetTicketId(), req.GetTagId(), req.GetAdminId())
+	}, func(t *upstream.Tag) *gatewayv1.AttachTagResponse {
+		return &gatewayv1.AttachTagResponse{Tag: tagToProto(t)}
+	})
 }
 
 // DetachTag implements gatewayv1.TicketServiceServer.
 func (s *TicketService) DetachTag(ctx context.Context, req *gatewayv1.DetachTagRequest) (*gatewayv1.DetachTagResponse, error) {
-	var v violations
-	v.id("ticket_id", req.GetTicketId())
-	v.id("tag_id", req.GetTagId())
-	v.id("admin_id", req.GetAdminId())
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	t, err := s.api.DetachTagFromTicket(ctx, req.GetTicketId(), req.GetTagId(), req.GetAdminId())
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.DetachTagResponse{Tag: tagToProto(t)}, nil
+	v := ticketTagViolations(req.GetTicketId(), req.GetTagId(), req.GetAdminId())
+	return run(v, func() (*upstream.Tag, error) {
+		return s.api.DetachTagFromTicket(ctx, req.GetTicketId(), req.GetTagId(), req.GetAdminId())
+	}, func(t *upstream.Tag) *gatewayv1.DetachTagResponse {
+		return &gatewayv1.DetachTagResponse{Tag: tagToProto(t)}
+	})
 }
 
-// SearchTickets implements gatewayv1.TicketServiceServer.
-func (s *TicketService) SearchTickets(ctx context.Context, req *gatewayv1.SearchTicketsRequest) (*gatewayv1.SearchTicketsResponse, error) {
+// ticketTagViolations checks the ids of a ticket tagging call; Intercom
+// records the acting admin (2.11.yaml attachTagToTicket: id and admin_id
+// required).
+func ticketTagViolations(ticketID, tagID, adminID string) violations {
 	var v violations
-	q := compileQuery(req.GetQuery(), "query", &v)
-	size := req.GetPageSize()
+	v.id("ticket_id", ticketID)
+	v.id("tag_id", tagID)
+	v.id("admin_id", adminID)
+	return v
+}
+
+// pageSize checks a requested page size against Intercom's limit and
+// applies def when it is 0 (AIP-158: 0 means the server's default).
+func pageSize(v *violations, size, def int32) int32 {
 	switch {
 	case size < 0:
 		v.add("page_size", "must not be negative")
 	case size > maxPageSize:
 		v.add("page_size", fmt.Sprintf("must be at most %d", maxPageSize))
 	case size == 0:
-		size = defaultPageSize
+		return def
 	}
+	return size
+}
+
+// SearchTickets implements gatewayv1.TicketServiceServer.
+func (s *TicketService) SearchTickets(ctx context.Context, req *gatewayv1.SearchTicketsRequest) (*gatewayv1.SearchTicketsResponse, error) {
+	var v violations
+	q := compileQuery(req.GetQuery(), "query", &v)
+	size := pageSize(&v, req.GetPageSize(), defaultPageSize)
 	cursor, problem := decodePageToken(req.GetQuery(), req.GetPageToken())
 	if problem != "" {
 		v.add("page_token", problem)
@@ -406,15 +395,8 @@ func (s *TicketService) SearchTickets(ctx context.Context, req *gatewayv1.Search
 func (s *TicketService) StreamSearchTickets(req *gatewayv1.StreamSearchTicketsRequest, stream grpc.ServerStreamingServer[gatewayv1.StreamSearchTicketsResponse]) error {
 	var v violations
 	q := compileQuery(req.GetQuery(), "query", &v)
-	size := req.GetPageSize()
-	switch {
-	case size < 0:
-		v.add("page_size", "must not be negative")
-	case size > maxPageSize:
-		v.add("page_size", fmt.Sprintf("must be at most %d", maxPageSize))
-	case size == 0:
-		size = maxPageSize
-	}
+	// Whole result sets are best fetched in Intercom's largest pages.
+	size := pageSize(&v, req.GetPageSize(), maxPageSize)
 	if err := v.err(); err != nil {
 		return err
 	}

@@ -56,3 +56,19 @@ func mustWithDetails(st *status.Status, details ...protoadaptMessage) *status.St
 	}
 	return out
 }
+
+// run is the shape of every simple handler: refuse the request when v holds
+// violations, so nothing invalid reaches Intercom; otherwise make the one
+// Intercom call and convert its answer. Errors pass through unchanged to the
+// error interceptor.
+func run[U any, R any](v violations, call func() (U, error), convert func(U) R) (R, error) {
+	var zero R
+	if err := v.err(); err != nil {
+		return zero, err
+	}
+	u, err := call()
+	if err != nil {
+		return zero, err
+	}
+	return convert(u), nil
+}
