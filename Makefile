@@ -72,6 +72,10 @@ test: ## Run every test.
 test-short: ## Run the fast tests only.
 	go test -short ./...
 
+.PHONY: bench
+bench: ## Run the benchmarks (gateway vs direct upstream, same run).
+	go test -run '^$$' -bench . -benchmem ./...
+
 .PHONY: run
 run: ## Start the gateway on the built-in Intercom sandbox.
 	go run ./cmd/gateway

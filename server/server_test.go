@@ -104,7 +104,7 @@ func startGateway(t *testing.T, cfg server.Config, tags gatewayv1.TagServiceServ
 	}, opts...)
 }
 
-func startGatewayWith(t *testing.T, cfg server.Config, svcs server.Services, opts ...server.Option) *gateway {
+func startGatewayWith(t testing.TB, cfg server.Config, svcs server.Services, opts ...server.Option) *gateway {
 	t.Helper()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -136,7 +136,7 @@ func startGatewayWith(t *testing.T, cfg server.Config, svcs server.Services, opt
 	return g
 }
 
-func listen(t *testing.T) net.Listener {
+func listen(t testing.TB) net.Listener {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
