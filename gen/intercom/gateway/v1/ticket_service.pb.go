@@ -472,8 +472,8 @@ type UpdateTicketRequest struct {
 	AdminId *string `protobuf:"bytes,8,opt,name=admin_id,json=adminId,proto3,oneof" json:"admin_id,omitempty"`
 	// The admin or team to assign the ticket to. "0" unassigns it.
 	AssigneeId *string `protobuf:"bytes,9,opt,name=assignee_id,json=assigneeId,proto3,oneof" json:"assignee_id,omitempty"`
-	// The company of the ticket (Intercom's company id). Needs Intercom 2.12
-	// or later.
+	// The company of the ticket (Intercom's company id); an empty string
+	// removes it. Needs Intercom 2.12 or later.
 	CompanyId *string `protobuf:"bytes,10,opt,name=company_id,json=companyId,proto3,oneof" json:"company_id,omitempty"`
 	// Do not notify the contact. Needs Intercom 2.13 or later.
 	SkipNotifications *bool `protobuf:"varint,11,opt,name=skip_notifications,json=skipNotifications,proto3,oneof" json:"skip_notifications,omitempty"`
