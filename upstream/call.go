@@ -106,6 +106,28 @@ func (cl *Client) do(ctx context.Context, c call) error {
 	return nil
 }
 
+// fetch sends cl and converts the decoded body with model: the decode-then-convert step of every
+// method that answers one resource. Methods cannot have type parameters, hence a function.
+func fetch[W, M any](ctx context.Context, c *Client, cl call, model func(*W) M) (*M, error) {
+	var w W
+	cl.out = &w
+	if err := c.do(ctx, cl); err != nil {
+		return nil, err
+	}
+	m := model(&w)
+	return &m, nil
+}
+
+// fetchList is fetch for list answers, in any of the container shapes wireList accepts.
+func fetchList[W, M any](ctx context.Context, c *Client, cl call, model func(*W) M) ([]M, error) {
+	var w wireList[W]
+	cl.out = &w
+	if err := c.do(ctx, cl); err != nil {
+		return nil, err
+	}
+	return models(&w, model), nil
+}
+
 // decodeError turns an HTTP error response into *Error. The body is decoded when it is an error.list
 // (schema `error`, identical in 2.9, 2.11 and Unstable); any other body still yields an *Error that
 // carries the status.

@@ -14,25 +14,37 @@ type tagRefBody struct {
 
 // tagCall sends cl and decodes a tag (schemas tag, tag_basic, tag_create_response).
 func (c *Client) tagCall(ctx context.Context, cl call) (*Tag, error) {
-	var w wireTag
-	cl.out = &w
-	if err := c.do(ctx, cl); err != nil {
-		return nil, err
-	}
-	return w.model(), nil
+	return fetch(ctx, c, cl, (*wireTag).model)
 }
 
+// tagList sends cl and decodes a tag_list.
 func (c *Client) tagList(ctx context.Context, cl call) ([]Tag, error) {
-	var w wireList[wireTag]
-	cl.out = &w
-	if err := c.do(ctx, cl); err != nil {
+	return fetchList(ctx, c, cl, (*wireTag).model)
+}
+
+// attachTag tags an owner that takes an admin_id (a ticket or a conversation): POST
+// /{owners}/{owner_id}/tags with {id, admin_id}. ownerPath is "/tickets/%s" or "/conversations/%s".
+func (c *Client) attachTag(ctx context.Context, op Operation, ownerPath, ownerID, tagID, adminID string) (*Tag, error) {
+	path, err := pathf(ownerPath+"/tags", ownerID)
+	if err != nil {
 		return nil, err
 	}
-	out := make([]Tag, 0, len(w.Data))
-	for i := range w.Data {
-		out = append(out, *w.Data[i].model())
+	if tagID == "" || adminID == "" {
+		return nil, invalidf("%s: tag id and admin id are required", op)
 	}
-	return out, nil
+	return c.tagCall(ctx, call{op: op, method: http.MethodPost, path: path, body: tagRefBody{ID: tagID, AdminID: adminID}})
+}
+
+// detachTag is attachTag's reverse: DELETE /{owners}/{owner_id}/tags/{id} with a JSON body {admin_id}.
+func (c *Client) detachTag(ctx context.Context, op Operation, ownerPath, ownerID, tagID, adminID string) (*Tag, error) {
+	path, err := pathf(ownerPath+"/tags/%s", ownerID, tagID)
+	if err != nil {
+		return nil, err
+	}
+	if adminID == "" {
+		return nil, invalidf("%s: admin id is required", op)
+	}
+	return c.tagCall(ctx, call{op: op, method: http.MethodDelete, path: path, body: tagRefBody{AdminID: adminID}})
 }
 
 // ListTags lists every tag of the workspace (GET /tags, tag_list, no pagination).
@@ -122,29 +134,13 @@ func (c *Client) UntagContact(ctx context.Context, contactID, tagID string) (*Ta
 
 // TagConversation tags a conversation (POST /conversations/{conversation_id}/tags, body {id, admin_id}).
 func (c *Client) TagConversation(ctx context.Context, conversationID, tagID, adminID string) (*Tag, error) {
-	path, err := pathf("/conversations/%s/tags", conversationID)
-	if err != nil {
-		return nil, err
-	}
-	if tagID == "" || adminID == "" {
-		return nil, invalidf("attachTagToConversation: tag id and admin id are required")
-	}
-	return c.tagCall(ctx, call{op: OpAttachTagToConversation, method: http.MethodPost, path: path,
-		body: tagRefBody{ID: tagID, AdminID: adminID}})
+	return c.attachTag(ctx, OpAttachTagToConversation, "/conversations/%s", conversationID, tagID, adminID)
 }
 
 // UntagConversation removes a tag from a conversation (DELETE
 // /conversations/{conversation_id}/tags/{id} with a JSON body {admin_id}).
 func (c *Client) UntagConversation(ctx context.Context, conversationID, tagID, adminID string) (*Tag, error) {
-	path, err := pathf("/conversations/%s/tags/%s", conversationID, tagID)
-	if err != nil {
-		return nil, err
-	}
-	if adminID == "" {
-		return nil, invalidf("detachTagFromConversation: admin id is required")
-	}
-	return c.tagCall(ctx, call{op: OpDetachTagFromConversation, method: http.MethodDelete, path: path,
-		body: tagRefBody{AdminID: adminID}})
+	return c.detachTag(ctx, OpDetachTagFromConversation, "/conversations/%s", conversationID, tagID, adminID)
 }
 
 // TagCompanies applies the named tag, creating it when needed, to companies (POST /tags,

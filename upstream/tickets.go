@@ -51,11 +51,7 @@ func (c *Client) CreateTicket(ctx context.Context, p CreateTicketParams) (*Ticke
 		}
 		body.SkipNotifications = true
 	}
-	var w wireTicket
-	if err := c.do(ctx, call{op: OpCreateTicket, method: http.MethodPost, path: "/tickets", body: body, out: &w}); err != nil {
-		return nil, err
-	}
-	return c.ticketModel(OpCreateTicket, &w)
+	return c.ticketCall(ctx, call{op: OpCreateTicket, method: http.MethodPost, path: "/tickets", body: body})
 }
 
 type createTicketBody struct {
@@ -100,11 +96,17 @@ func (c *Client) GetTicket(ctx context.Context, id string) (*Ticket, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.ticketCall(ctx, call{op: OpGetTicket, method: http.MethodGet, path: path})
+}
+
+// ticketCall sends cl and decodes a ticket.
+func (c *Client) ticketCall(ctx context.Context, cl call) (*Ticket, error) {
 	var w wireTicket
-	if err := c.do(ctx, call{op: OpGetTicket, method: http.MethodGet, path: path, out: &w}); err != nil {
+	cl.out = &w
+	if err := c.do(ctx, cl); err != nil {
 		return nil, err
 	}
-	return c.ticketModel(OpGetTicket, &w)
+	return c.ticketModel(cl.op, &w)
 }
 
 func (c *Client) ticketModel(op Operation, w *wireTicket) (*Ticket, error) {
@@ -187,11 +189,7 @@ func (c *Client) UpdateTicket(ctx context.Context, id string, p UpdateTicketPara
 			body.Assignment = &updateAssignment{AdminID: p.AdminID, AssigneeID: p.AssigneeID}
 		}
 	}
-	var w wireTicket
-	if err := c.do(ctx, call{op: OpUpdateTicket, method: http.MethodPut, path: path, body: body, out: &w}); err != nil {
-		return nil, err
-	}
-	return c.ticketModel(OpUpdateTicket, &w)
+	return c.ticketCall(ctx, call{op: OpUpdateTicket, method: http.MethodPut, path: path, body: body})
 }
 
 type updateTicketBody struct {
@@ -317,11 +315,7 @@ func (c *Client) ReplyToTicket(ctx context.Context, id string, p ReplyParams) (*
 		}
 		body.SkipNotifications = true
 	}
-	var w wireTicketPart
-	if err := c.do(ctx, call{op: OpReplyTicket, method: http.MethodPost, path: path, body: body, out: &w}); err != nil {
-		return nil, err
-	}
-	return w.model(), nil
+	return fetch(ctx, c, call{op: OpReplyTicket, method: http.MethodPost, path: path, body: body}, (*wireTicketPart).model)
 }
 
 type replyBody struct {
@@ -501,27 +495,11 @@ func searchValue(field string, value any, v Version) (any, error) {
 // AttachTagToTicket tags a ticket (POST /tickets/{ticket_id}/tags, body {id, admin_id}, both strings in
 // the schema although the examples send numbers, §7).
 func (c *Client) AttachTagToTicket(ctx context.Context, ticketID, tagID, adminID string) (*Tag, error) {
-	path, err := pathf("/tickets/%s/tags", ticketID)
-	if err != nil {
-		return nil, err
-	}
-	if tagID == "" || adminID == "" {
-		return nil, invalidf("attachTagToTicket: tag id and admin id are required")
-	}
-	return c.tagCall(ctx, call{op: OpAttachTagToTicket, method: http.MethodPost, path: path,
-		body: tagRefBody{ID: tagID, AdminID: adminID}})
+	return c.attachTag(ctx, OpAttachTagToTicket, "/tickets/%s", ticketID, tagID, adminID)
 }
 
 // DetachTagFromTicket removes a tag from a ticket (DELETE /tickets/{ticket_id}/tags/{id} with a JSON
 // body {admin_id}, §10.5).
 func (c *Client) DetachTagFromTicket(ctx context.Context, ticketID, tagID, adminID string) (*Tag, error) {
-	path, err := pathf("/tickets/%s/tags/%s", ticketID, tagID)
-	if err != nil {
-		return nil, err
-	}
-	if adminID == "" {
-		return nil, invalidf("detachTagFromTicket: admin id is required")
-	}
-	return c.tagCall(ctx, call{op: OpDetachTagFromTicket, method: http.MethodDelete, path: path,
-		body: tagRefBody{AdminID: adminID}})
+	return c.detachTag(ctx, OpDetachTagFromTicket, "/tickets/%s", ticketID, tagID, adminID)
 }

@@ -9,15 +9,7 @@ import (
 // ListTicketTypes lists every ticket type (GET /ticket_types, no pagination). The response is parsed
 // whether it is {type:"list", data:[…]} (what the API sends) or the 2.11 schema's {ticket_types:[…]}.
 func (c *Client) ListTicketTypes(ctx context.Context) ([]TicketType, error) {
-	var w wireList[wireTicketType]
-	if err := c.do(ctx, call{op: OpListTicketTypes, method: http.MethodGet, path: "/ticket_types", out: &w}); err != nil {
-		return nil, err
-	}
-	out := make([]TicketType, 0, len(w.Data))
-	for i := range w.Data {
-		out = append(out, *w.Data[i].model())
-	}
-	return out, nil
+	return fetchList(ctx, c, call{op: OpListTicketTypes, method: http.MethodGet, path: "/ticket_types"}, (*wireTicketType).model)
 }
 
 // GetTicketType retrieves one ticket type with its attributes (GET /ticket_types/{id}).
@@ -71,12 +63,7 @@ type updateTicketTypeBody struct {
 }
 
 func (c *Client) ticketTypeCall(ctx context.Context, cl call) (*TicketType, error) {
-	var w wireTicketType
-	cl.out = &w
-	if err := c.do(ctx, cl); err != nil {
-		return nil, err
-	}
-	return w.model(), nil
+	return fetch(ctx, c, cl, (*wireTicketType).model)
 }
 
 // CreateTicketTypeAttribute adds an attribute to a ticket type (POST
@@ -150,24 +137,11 @@ func joinListItems(items []string) (string, error) {
 }
 
 func (c *Client) attributeCall(ctx context.Context, cl call) (*TicketTypeAttribute, error) {
-	var w wireTicketTypeAttribute
-	cl.out = &w
-	if err := c.do(ctx, cl); err != nil {
-		return nil, err
-	}
-	return w.model(), nil
+	return fetch(ctx, c, cl, (*wireTicketTypeAttribute).model)
 }
 
 // ListTicketStates lists every ticket state of the workspace with the ticket types that use it (GET
 // /ticket_states, 2.12+ and Preview; schema ticket_state_list of ticket_state_detailed).
 func (c *Client) ListTicketStates(ctx context.Context) ([]TicketState, error) {
-	var w wireList[wireTicketState]
-	if err := c.do(ctx, call{op: OpListTicketStates, method: http.MethodGet, path: "/ticket_states", out: &w}); err != nil {
-		return nil, err
-	}
-	out := make([]TicketState, 0, len(w.Data))
-	for i := range w.Data {
-		out = append(out, w.Data[i].model())
-	}
-	return out, nil
+	return fetchList(ctx, c, call{op: OpListTicketStates, method: http.MethodGet, path: "/ticket_states"}, (*wireTicketState).model)
 }

@@ -108,6 +108,18 @@ func (l *wireList[T]) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// models converts every item of a decoded list with model. An absent list (nil) stays nil.
+func models[W, M any](l *wireList[W], model func(*W) M) []M {
+	if l == nil {
+		return nil
+	}
+	out := make([]M, 0, len(l.Data))
+	for i := range l.Data {
+		out = append(out, model(&l.Data[i]))
+	}
+	return out
+}
+
 // wireTicket is schema `ticket` in 2.11.yaml and unstable.yaml.
 type wireTicket struct {
 	ID               flexID          `json:"id"`
@@ -175,7 +187,8 @@ func (w *wireTicket) model() (*Ticket, error) {
 	}
 	t.State = state
 	if w.TicketType != nil {
-		t.Type = w.TicketType.model()
+		tt := w.TicketType.model()
+		t.Type = &tt
 	}
 	if w.Contacts != nil {
 		for _, c := range w.Contacts.Contacts {
@@ -192,7 +205,7 @@ func (w *wireTicket) model() (*Ticket, error) {
 	if tp := w.TicketParts; tp != nil {
 		t.PartsTotal = int(tp.TotalCount)
 		for i := range tp.TicketParts {
-			t.Parts = append(t.Parts, *tp.TicketParts[i].model())
+			t.Parts = append(t.Parts, tp.TicketParts[i].model())
 		}
 	}
 	return t, nil
@@ -238,11 +251,7 @@ func (w *wireTicketState) model() TicketState {
 		ExternalLabel: w.ExternalLabel,
 		Archived:      w.Archived,
 	}
-	if w.TicketTypes != nil {
-		for _, tt := range w.TicketTypes.Data {
-			s.TicketTypeIDs = append(s.TicketTypeIDs, string(tt.ID))
-		}
-	}
+	s.TicketTypeIDs = models(w.TicketTypes, func(tt *wireTicketType) string { return string(tt.ID) })
 	return s
 }
 
@@ -278,8 +287,8 @@ type wireTicketPart struct {
 	Redacted   bool   `json:"redacted"`
 }
 
-func (w *wireTicketPart) model() *TicketPart {
-	p := &TicketPart{
+func (w *wireTicketPart) model() TicketPart {
+	p := TicketPart{
 		ID:            string(w.ID),
 		PartType:      w.PartType,
 		Body:          w.Body,
@@ -321,8 +330,8 @@ type wireTicketType struct {
 	UpdatedAt            flexInt                            `json:"updated_at"`
 }
 
-func (w *wireTicketType) model() *TicketType {
-	t := &TicketType{
+func (w *wireTicketType) model() TicketType {
+	t := TicketType{
 		ID:          string(w.ID),
 		Category:    w.Category,
 		Name:        w.Name,
@@ -334,16 +343,8 @@ func (w *wireTicketType) model() *TicketType {
 		CreatedAt:   int64(w.CreatedAt),
 		UpdatedAt:   int64(w.UpdatedAt),
 	}
-	if w.TicketTypeAttributes != nil {
-		for i := range w.TicketTypeAttributes.Data {
-			t.Attributes = append(t.Attributes, *w.TicketTypeAttributes.Data[i].model())
-		}
-	}
-	if w.TicketStates != nil {
-		for i := range w.TicketStates.Data {
-			t.States = append(t.States, w.TicketStates.Data[i].model())
-		}
-	}
+	t.Attributes = models(w.TicketTypeAttributes, (*wireTicketTypeAttribute).model)
+	t.States = models(w.TicketStates, (*wireTicketState).model)
 	return t
 }
 
@@ -368,8 +369,8 @@ type wireTicketTypeAttribute struct {
 	UpdatedAt                   flexInt        `json:"updated_at"`
 }
 
-func (w *wireTicketTypeAttribute) model() *TicketTypeAttribute {
-	a := &TicketTypeAttribute{
+func (w *wireTicketTypeAttribute) model() TicketTypeAttribute {
+	a := TicketTypeAttribute{
 		ID:                          string(w.ID),
 		WorkspaceID:                 w.WorkspaceID,
 		Name:                        w.Name,
@@ -430,8 +431,8 @@ type wireTag struct {
 	} `json:"applied_by"`
 }
 
-func (w *wireTag) model() *Tag {
-	t := &Tag{ID: string(w.ID), Name: w.Name, AppliedAt: int64(w.AppliedAt)}
+func (w *wireTag) model() Tag {
+	t := Tag{ID: string(w.ID), Name: w.Name, AppliedAt: int64(w.AppliedAt)}
 	if w.AppliedBy != nil {
 		t.AppliedBy = &Ref{Type: w.AppliedBy.Type, ID: string(w.AppliedBy.ID)}
 	}
