@@ -86,15 +86,26 @@ func (cl *Client) do(ctx context.Context, c call) error {
 		return fmt.Errorf("intercom %s: %w", c.op, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	// One byte more than the cap tells a body at the cap from a longer one. A longer body is not
+	// drained: closing it drops the connection, which is cheaper than reading on without bound.
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if err != nil {
 		return fmt.Errorf("intercom %s: reading HTTP %d response: %w", c.op, resp.StatusCode, err)
 	}
+	tooLarge := len(data) > maxResponseBytes
+	if tooLarge {
+		data = data[:maxResponseBytes]
+	}
 	if resp.StatusCode >= 400 {
+		// The status says what happened; a cut error body at worst loses its error.list detail.
 		return decodeError(c.op, resp, data, time.Now())
 	}
 	if c.out == nil {
 		return nil
+	}
+	if tooLarge {
+		return &DecodeError{Operation: c.op, StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"),
+			Err: fmt.Errorf("body larger than %d MiB", maxResponseBytes>>20)}
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return &DecodeError{Operation: c.op, StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"),

@@ -232,9 +232,14 @@ func New(opts ...Option) (*Client, error) {
 	if rawBase == "" {
 		rawBase = string(o.region)
 	}
+	// Errors name the base URL without its userinfo password, which is a credential too; url.Parse's
+	// own error would quote it whole.
 	base, err := url.Parse(strings.TrimRight(rawBase, "/"))
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, fmt.Errorf("upstream: base URL %q must be an absolute http(s) URL", rawBase)
+	if err != nil {
+		return nil, fmt.Errorf("upstream: base URL: %w", errors.Unwrap(err))
+	}
+	if (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("upstream: base URL %q must be an absolute http(s) URL", base.Redacted())
 	}
 	if o.timeout <= 0 {
 		return nil, fmt.Errorf("upstream: timeout must be positive, got %v", o.timeout)
@@ -302,7 +307,8 @@ func hasOperation(v Version, op Operation) bool {
 // Version returns the Intercom-Version the client sends for op.
 func (c *Client) Version(op Operation) Version { return c.versions[op] }
 
-// Format prints the client without its token, so that %v or %+v in a log line cannot leak it.
+// Format prints the client without its token (or a password in the base URL), so that %v or %+v in a
+// log line cannot leak it.
 func (c *Client) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "upstream.Client{baseURL: %s, token: REDACTED}", c.baseURL)
+	fmt.Fprintf(f, "upstream.Client{baseURL: %s, token: REDACTED}", c.baseURL.Redacted())
 }

@@ -149,6 +149,12 @@ func TestTokenNeverLeaks(t *testing.T) {
 	cancel()
 	_, err = c.ListTags(ctx)
 	texts = append(texts, fmt.Sprintf("%v", err))
+	// A secret in the base URL's userinfo (a proxy's credentials, or a token pasted there by mistake)
+	// is a credential too: neither the client's formatting nor New's errors print it.
+	inURL := newClient(t, "http://user:"+testToken+"@127.0.0.1:1")
+	texts = append(texts, fmt.Sprintf("%v %+v %#v %s", inURL, inURL, inURL, inURL))
+	_, err = upstream.New(upstream.WithToken("t"), upstream.WithBaseURL("ftp://user:"+testToken+"@example.com"))
+	texts = append(texts, fmt.Sprintf("%v", err))
 	for _, s := range texts {
 		if strings.Contains(s, testToken) {
 			t.Errorf("token leaked in %q", s)
