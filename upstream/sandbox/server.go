@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -27,6 +28,11 @@ type Server struct {
 	rng       *rand.Rand
 	rateCount map[string]*rateWindow
 }
+
+// maxRequestBytes bounds the request bodies the sandbox reads, so that a huge or endless body cannot
+// exhaust its memory. Intercom documents no limit; the gateway's largest requests (a ticket with its
+// attributes, a search) are a few kilobytes.
+const maxRequestBytes = 4 << 20
 
 // RecordedRequest is one request received by the simulated API (admin
 // requests under /__sandbox/ are not recorded).
@@ -139,7 +145,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := s.opts.clock()
-	body, _ := io.ReadAll(r.Body)
+	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
 	_ = r.Body.Close()
 	// The ServeMux is used only to match: serving r through it sets r.Pattern
 	// and the path values that handlers read. Its handlers do nothing.
@@ -168,6 +174,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer c.record()
 
 	sw.Header().Set("X-Request-Id", c.requestID)
+	if readErr != nil {
+		// After a MaxBytesError net/http closes the connection once this answer is sent.
+		err := errInvalid("", "The request body could not be read")
+		if _, ok := errors.AsType[*http.MaxBytesError](readErr); ok {
+			err = apiErr(http.StatusRequestEntityTooLarge, "request_too_large",
+				"The request body is larger than "+strconv.Itoa(maxRequestBytes>>20)+" MiB")
+		}
+		writeError(sw, c.requestID, err)
+		return
+	}
 
 	if fault, ok := s.takeFault(rt.op); ok {
 		if done := s.applyFault(sw, r, c, fault, rt, known); done {
@@ -260,12 +276,17 @@ func (w *statusWriter) Flush() {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Requests returns a copy of every API request received so far, oldest first.
+// Requests returns a copy of every API request received so far, oldest first. Headers and bodies
+// are copied too, so callers may change them.
 func (s *Server) Requests() []RecordedRequest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]RecordedRequest, len(s.requests))
-	copy(out, s.requests)
+	for i, r := range s.requests {
+		r.Header = r.Header.Clone()
+		r.Body = bytes.Clone(r.Body)
+		out[i] = r
+	}
 	return out
 }
 
