@@ -67,6 +67,34 @@ var KnownSpecErrors = []KnownSpecError{
 			"The operation's description says these are alternative payloads; checked as anyOf.",
 		patch: oneOfToAnyOf("/tags", "POST"),
 	},
+	{
+		Versions:   []string{"2.9", "2.11", "unstable"},
+		Where:      "components/schemas/ticket_type_attribute",
+		Operations: []string{"listTicketTypes", "getTicketType", "createTicketType", "updateTicketType", "getTicket", "createTicket", "updateTicket", "searchTickets"},
+		Why: "input_options is a non-nullable object, yet the ticket type and ticket examples of every version send " +
+			"input_options: null for attributes without options (for example the listTicketTypes and getTicketType " +
+			"examples of 2.11.yaml and unstable.yaml).",
+		patch: schema("ticket_type_attribute", func(s *openapi3.Schema, _ *openapi3.T) error {
+			p := s.Properties["input_options"]
+			if p == nil || p.Value == nil {
+				return fmt.Errorf("no input_options property")
+			}
+			p.Value.Nullable = true
+			return nil
+		}),
+	},
+	{
+		// Only 2.11 lists required properties for ticket_part.
+		Versions:   []string{"2.11"},
+		Where:      "components/schemas/ticket_part",
+		Operations: []string{"getTicket", "createTicket", "updateTicket", "searchTickets"},
+		Why: "body is listed as required (and nullable), yet the getTicket and createTicket examples show " +
+			"ticket_state_updated_by_admin parts with no body at all: a part without a message leaves it out.",
+		patch: schema("ticket_part", func(s *openapi3.Schema, _ *openapi3.T) error {
+			s.Required = slices.DeleteFunc(s.Required, func(n string) bool { return n == "body" })
+			return nil
+		}),
+	},
 }
 
 // schema applies fix to the named component schema.
