@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // apiError is answered as Intercom's error.list (2.11.yaml components/schemas/error):
@@ -136,6 +137,29 @@ func (o object) str(name string) (string, bool, error) {
 		return "", true, errInvalid(name, "%s must be a string", name)
 	}
 	return s, true, nil
+}
+
+// onlyOne returns the one of keys that o has (non-null); ok is false when it has none or several.
+func (o object) onlyOne(keys ...string) (key string, ok bool) {
+	n := 0
+	for _, k := range keys {
+		if o.has(k) {
+			key, n = k, n+1
+		}
+	}
+	return key, n == 1
+}
+
+// requiredStr reads a string that must be present and not blank: a blank one counts as missing.
+func (o object) requiredStr(name string) (string, error) {
+	s, ok, err := o.str(name)
+	if err != nil {
+		return "", err
+	}
+	if !ok || strings.TrimSpace(s) == "" {
+		return "", errMissing(name)
+	}
+	return s, nil
 }
 
 // id reads an id sent as a JSON string or a JSON integer. Intercom's request

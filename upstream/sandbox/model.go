@@ -180,6 +180,16 @@ func newWorkspace() *workspace {
 	}}
 }
 
+// find returns the first item that match accepts, or nil: the lookup behind every finder below.
+func find[T any](items []*T, match func(*T) bool) *T {
+	for _, it := range items {
+		if match(it) {
+			return it
+		}
+	}
+	return nil
+}
+
 func (w *workspace) next(kind string) string {
 	n := w.seq[kind]
 	w.seq[kind] = n + 1
@@ -187,75 +197,44 @@ func (w *workspace) next(kind string) string {
 }
 
 func (w *workspace) ticketType(id string) *ticketType {
-	for _, t := range w.ticketTypes {
-		if t.id == id {
-			return t
-		}
-	}
-	return nil
+	return find(w.ticketTypes, func(t *ticketType) bool { return t.id == id })
 }
 
 func (w *workspace) state(id string) *ticketState {
-	for _, s := range w.states {
-		if s.id == id {
-			return s
-		}
-	}
-	return nil
+	return find(w.states, func(s *ticketState) bool { return s.id == id })
 }
 
 func (w *workspace) ticket(id string) *ticket {
-	for _, t := range w.tickets {
-		if t.id == id {
-			return t
-		}
-	}
-	return nil
+	return find(w.tickets, func(t *ticket) bool { return t.id == id })
 }
 
 func (w *workspace) tag(id string) *tag {
-	for _, t := range w.tags {
-		if t.id == id {
-			return t
-		}
-	}
-	return nil
+	return find(w.tags, func(t *tag) bool { return t.id == id })
 }
 
 func (w *workspace) contact(id string) *contact {
-	for _, c := range w.contacts {
-		if c.id == id {
-			return c
-		}
-	}
-	return nil
+	return find(w.contacts, func(c *contact) bool { return c.id == id })
+}
+
+// contactBy finds a contact the ways Intercom's request bodies name one: by "id", "external_id" or
+// "email" (case-insensitively).
+func (w *workspace) contactBy(key, val string) *contact {
+	return find(w.contacts, func(c *contact) bool {
+		return (key == "id" && c.id == val) || (key == "external_id" && c.externalID == val) ||
+			(key == "email" && equalFold(c.email, val))
+	})
 }
 
 func (w *workspace) admin(id string) *admin {
-	for _, a := range w.admins {
-		if a.id == id {
-			return a
-		}
-	}
-	return nil
+	return find(w.admins, func(a *admin) bool { return a.id == id })
 }
 
 func (w *workspace) conversation(id string) *conversation {
-	for _, c := range w.conversations {
-		if c.id == id {
-			return c
-		}
-	}
-	return nil
+	return find(w.conversations, func(c *conversation) bool { return c.id == id })
 }
 
 func (t *ticketType) attribute(idOrName string) *attribute {
-	for _, a := range t.attributes {
-		if a.id == idOrName || a.name == idOrName {
-			return a
-		}
-	}
-	return nil
+	return find(t.attributes, func(a *attribute) bool { return a.id == idOrName || a.name == idOrName })
 }
 
 // stateOf returns the type's first non-archived state in category, preferring

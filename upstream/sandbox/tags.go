@@ -7,12 +7,7 @@ import (
 )
 
 func (s *Server) tagByName(name string) *tag {
-	for _, t := range s.ws.tags {
-		if equalFold(t.name, name) {
-			return t
-		}
-	}
-	return nil
+	return find(s.ws.tags, func(t *tag) bool { return equalFold(t.name, name) })
 }
 
 // listTags implements GET /tags: tag_list {type:"list", data:[tag]}, without
@@ -72,12 +67,9 @@ func (s *Server) createTag(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	name, ok, err := body.str("name")
+	name, err := body.requiredStr("name")
 	if err != nil {
 		return 0, nil, err
-	}
-	if !ok || strings.TrimSpace(name) == "" {
-		return 0, nil, errMissing("name")
 	}
 	name = strings.TrimSpace(name)
 	companies, hasCompanies, err1 := body.array("companies")

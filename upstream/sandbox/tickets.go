@@ -154,29 +154,19 @@ func (s *Server) resolveTicketContact(raw json.RawMessage, now int64) (*contact,
 	if err != nil {
 		return nil, err
 	}
-	var keys []string
-	for _, k := range []string{"id", "external_id", "email"} {
-		if o.has(k) {
-			keys = append(keys, k)
-		}
-	}
-	if len(keys) != 1 {
+	key, ok := o.onlyOne("id", "external_id", "email")
+	if !ok {
 		return nil, errInvalid("contacts", "Each contact needs exactly one of id, external_id or email")
 	}
-	val, _, err := o.str(keys[0])
+	val, _, err := o.str(key)
 	if err != nil {
-		return nil, errInvalid("contacts", "contacts.%s must be a string", keys[0])
+		return nil, errInvalid("contacts", "contacts.%s must be a string", key)
 	}
 	w := s.ws
-	for _, ct := range w.contacts {
-		switch {
-		case keys[0] == "id" && ct.id == val,
-			keys[0] == "external_id" && ct.externalID == val,
-			keys[0] == "email" && equalFold(ct.email, val):
-			return ct, nil
-		}
+	if ct := w.contactBy(key, val); ct != nil {
+		return ct, nil
 	}
-	if keys[0] != "email" {
+	if key != "email" {
 		return nil, errNotFound("not_found", "User Not Found")
 	}
 	if !strings.Contains(val, "@") {
@@ -588,25 +578,20 @@ func (s *Server) replyTicket(c *call) (int, any, error) {
 		CreatedAt: p.createdAt, UpdatedAt: p.updatedAt, Author: renderAuthor(p.author), Attachments: []any{}}, nil
 }
 
+// replyKeys maps contact_reply_ticket_request's ways of naming the contact to contactBy's.
+var replyKeys = map[string]string{"intercom_user_id": "id", "user_id": "external_id", "email": "email"}
+
 func (s *Server) replyContact(body object) (*contact, error) {
-	var keys []string
-	for _, k := range []string{"intercom_user_id", "user_id", "email"} {
-		if body.has(k) {
-			keys = append(keys, k)
-		}
-	}
-	if len(keys) != 1 {
+	key, ok := body.onlyOne("intercom_user_id", "user_id", "email")
+	if !ok {
 		return nil, errInvalid("intercom_user_id", "User replies need exactly one of intercom_user_id, user_id or email")
 	}
-	val, _, err := body.str(keys[0])
+	val, _, err := body.str(key)
 	if err != nil {
 		return nil, err
 	}
-	for _, ct := range s.ws.contacts {
-		if (keys[0] == "intercom_user_id" && ct.id == val) || (keys[0] == "user_id" && ct.externalID == val) ||
-			(keys[0] == "email" && equalFold(ct.email, val)) {
-			return ct, nil
-		}
+	if ct := s.ws.contactBy(replyKeys[key], val); ct != nil {
+		return ct, nil
 	}
 	return nil, errNotFound("not_found", "User Not Found")
 }

@@ -52,12 +52,9 @@ func (s *Server) createTicketType(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	name, ok, err := body.str("name")
+	name, err := body.requiredStr("name")
 	if err != nil {
 		return 0, nil, err
-	}
-	if !ok || strings.TrimSpace(name) == "" {
-		return 0, nil, errMissing("name")
 	}
 	desc, _, err1 := body.str("description")
 	cat, catSet, err2 := body.str("category")
