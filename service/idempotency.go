@@ -35,7 +35,13 @@ type MemoryIdempotencyStore struct {
 
 	mu      sync.Mutex
 	results map[string]remembered
+	inserts int
 }
+
+// sweepEvery is how many inserts pass between sweeps of expired results, so
+// memory stays bounded by the results of one TTL without a background
+// goroutine.
+const sweepEvery = 1024
 
 type remembered struct {
 	value   []byte
@@ -65,9 +71,7 @@ func (s *MemoryIdempotencyStore) Do(ctx context.Context, key string, create func
 		if err != nil {
 			return nil, err
 		}
-		s.mu.Lock()
-		s.results[key] = remembered{value: v, expires: s.now().Add(s.ttl)}
-		s.mu.Unlock()
+		s.remember(key, v)
 		return v, nil
 	})
 	select {
@@ -78,6 +82,21 @@ func (s *MemoryIdempotencyStore) Do(ctx context.Context, key string, create func
 			return nil, r.Err
 		}
 		return r.Val.([]byte), nil
+	}
+}
+
+func (s *MemoryIdempotencyStore) remember(key string, v []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	s.results[key] = remembered{value: v, expires: now.Add(s.ttl)}
+	s.inserts++
+	if s.inserts%sweepEvery == 0 {
+		for k, r := range s.results {
+			if now.After(r.expires) {
+				delete(s.results, k)
+			}
+		}
 	}
 }
 
