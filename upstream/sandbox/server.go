@@ -158,8 +158,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sw := &statusWriter{ResponseWriter: w}
 	c := &call{r: r, body: body, now: start.Unix(), requestID: newUUID()}
-	// record runs once: before a connection reset (so that the record exists
-	// by the time the client sees the error) or when the handler returns.
+	// record runs once, before the client can see any outcome: when the
+	// status is written, before a connection reset, or when the handler
+	// returns without writing.
 	var once sync.Once
 	c.record = func() {
 		once.Do(func() {
@@ -171,6 +172,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				slog.String("route", rt.op), slog.Int("status", sw.status))
 		})
 	}
+	sw.onStatus = c.record
 	defer c.record()
 
 	sw.Header().Set("X-Request-Id", c.requestID)
@@ -252,18 +254,25 @@ func (discard) WriteHeader(int)             {}
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	// onStatus runs once the status is known and before any of the response
+	// reaches the client, so that a client that has its answer always finds
+	// its request in Requests().
+	onStatus func()
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		if w.onStatus != nil {
+			w.onStatus()
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
 }
