@@ -78,7 +78,7 @@ bench: ## Run the benchmarks (gateway vs direct upstream, same run).
 
 .PHONY: run
 run: ## Start the gateway on the built-in Intercom sandbox.
-	go run ./cmd/gateway
+	go run ./cmd/gateway --log-format=text
 
 .PHONY: clean
 clean: ## Remove ./bin and third_party/.
