@@ -176,6 +176,18 @@ func TestRejectedBeforeSending(t *testing.T) {
 			return ignore(c.ReplyToTicket(ctx, "7", upstream.ReplyParams{AuthorType: "user", Email: "a@example.com", Body: "x",
 				ReplyOptions: []upstream.ReplyOption{{Text: "Yes", UUID: "u"}}}))
 		}, upstream.ErrUnsupported},
+		{"2.12 update skipping notifications", "2.12", func(ctx context.Context, c *upstream.Client) error {
+			return ignore(c.UpdateTicket(ctx, "7", upstream.UpdateTicketParams{SkipNotifications: ptr(true)}))
+		}, upstream.ErrUnsupported},
+		{"2.13 create with an assignee", "2.13", func(ctx context.Context, c *upstream.Client) error {
+			return ignore(c.CreateTicket(ctx, upstream.CreateTicketParams{TicketTypeID: "1", Contacts: contact, TeamAssigneeID: "6"}))
+		}, upstream.ErrUnsupported},
+		{"2.16 search on a non-numeric assignee in a list", "2.16", func(ctx context.Context, c *upstream.Client) error {
+			return ignore(c.SearchTickets(ctx, upstream.SearchParams{Query: upstream.SearchQuery{Field: "team_assignee_id", Operator: "IN", Value: []string{"6", "me"}}}))
+		}, upstream.ErrInvalidArgument},
+		{"update with an empty ticket id", preview, func(ctx context.Context, c *upstream.Client) error {
+			return ignore(c.UpdateTicket(ctx, "", upstream.UpdateTicketParams{Open: ptr(true)}))
+		}, upstream.ErrInvalidArgument},
 		{"Preview update with a non-numeric admin id", preview, func(ctx context.Context, c *upstream.Client) error {
 			return ignore(c.UpdateTicket(ctx, "7", upstream.UpdateTicketParams{AdminID: ptr("admin-x")}))
 		}, upstream.ErrInvalidArgument},

@@ -419,3 +419,49 @@ func decodeJSON(t *testing.T, s string) any {
 	}
 	return v
 }
+
+// TestEncodingAtVersionBoundaries sends the version-dependent fields with the numbered versions on
+// either side of each change (INTERCOM-API.md §10.1): ticket_state_id and company_id from 2.12,
+// skip_notifications from 2.13, the flat integer admin_id and create's assignment from 2.14, and
+// integer assignee ids in search from 2.16. The 2.11 and Preview cases above cannot tell a gate that
+// is off by one version from a correct one.
+func TestEncodingAtVersionBoundaries(t *testing.T) {
+	t.Parallel()
+	update := func(p upstream.UpdateTicketParams) func(context.Context, *upstream.Client) error {
+		return func(ctx context.Context, c *upstream.Client) error { return ignore(c.UpdateTicket(ctx, "7", p)) }
+	}
+	searchAssignee := func(ctx context.Context, c *upstream.Client) error {
+		return ignore(c.SearchTickets(ctx, upstream.SearchParams{Query: upstream.SearchQuery{Field: "admin_assignee_id", Operator: "=", Value: "5"}}))
+	}
+	tests := []struct {
+		version  upstream.Version
+		call     func(context.Context, *upstream.Client) error
+		response string
+		wantPath string
+		wantBody string
+	}{
+		{"2.12", update(upstream.UpdateTicketParams{StateID: ptr("8"), CompanyID: ptr("co"), AdminID: ptr(adminID), AssigneeID: ptr("5")}), ticketBody,
+			"/tickets/7", `{"ticket_state_id":"8","company_id":"co","assignment":{"admin_id":"11","assignee_id":"5"}}`},
+		{"2.13", update(upstream.UpdateTicketParams{AdminID: ptr(adminID), AssigneeID: ptr("5"), SkipNotifications: ptr(true)}), ticketBody,
+			"/tickets/7", `{"assignment":{"admin_id":"11","assignee_id":"5"},"skip_notifications":true}`},
+		{"2.14", update(upstream.UpdateTicketParams{AdminID: ptr(adminID), AssigneeID: ptr("5")}), ticketBody,
+			"/tickets/7", `{"admin_id":11,"assignee_id":"5"}`},
+		{"2.14", func(ctx context.Context, c *upstream.Client) error {
+			return ignore(c.CreateTicket(ctx, upstream.CreateTicketParams{TicketTypeID: "1", Contacts: []upstream.ContactIdentifier{{ID: "c"}}, TeamAssigneeID: "6"}))
+		}, ticketBody, "/tickets", `{"ticket_type_id":"1","contacts":[{"id":"c"}],"assignment":{"team_assignee_id":"6"}}`},
+		{"2.15", searchAssignee, searchBody, "/tickets/search", `{"query":{"field":"admin_assignee_id","operator":"=","value":"5"}}`},
+		{"2.16", searchAssignee, searchBody, "/tickets/search", `{"query":{"field":"admin_assignee_id","operator":"=","value":5}}`},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.version)+" "+tt.wantPath, func(t *testing.T) {
+			t.Parallel()
+			got := runCase(t, requestCase{version: tt.version, call: tt.call, response: tt.response})
+			if got.Path != tt.wantPath || got.Header.Get("Intercom-Version") != string(tt.version) {
+				t.Errorf("sent %s with Intercom-Version %q, want %s with %s", got.Path, got.Header.Get("Intercom-Version"), tt.wantPath, tt.version)
+			}
+			if diff := cmp.Diff(decodeJSON(t, tt.wantBody), decodeJSON(t, string(got.Body))); diff != "" {
+				t.Errorf("body (-want +got):\n%s\ngot: %s", diff, got.Body)
+			}
+		})
+	}
+}
