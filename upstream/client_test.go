@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -27,6 +28,16 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"unknown version", []upstream.Option{upstream.WithToken("t"), upstream.WithVersion("latest")}, nil},
 		{"zero timeout", []upstream.Option{upstream.WithToken("t"), upstream.WithTimeout(0)}, nil},
 		{"no attempts", []upstream.Option{upstream.WithToken("t"), upstream.WithRetryPolicy(upstream.RetryPolicy{})}, nil},
+		{"backoff cap below the base", []upstream.Option{upstream.WithToken("t"), upstream.WithRetryPolicy(upstream.RetryPolicy{
+			MaxAttempts: 2, BaseBackoff: time.Second, MaxBackoff: time.Millisecond})}, nil},
+		{"negative rate-limit wait", []upstream.Option{upstream.WithToken("t"), upstream.WithRetryPolicy(upstream.RetryPolicy{
+			MaxAttempts: 2, MaxRateLimitWait: -time.Second})}, nil},
+		{"negative reset jitter", []upstream.Option{upstream.WithToken("t"), upstream.WithRetryPolicy(upstream.RetryPolicy{
+			MaxAttempts: 2, ResetJitter: -time.Second})}, nil},
+		{"jitter above 1", []upstream.Option{upstream.WithToken("t"), upstream.WithRetryPolicy(upstream.RetryPolicy{
+			MaxAttempts: 2, Jitter: 1.5})}, nil},
+		{"negative jitter", []upstream.Option{upstream.WithToken("t"), upstream.WithRetryPolicy(upstream.RetryPolicy{
+			MaxAttempts: 2, Jitter: -0.1})}, nil},
 		{"delete ticket pinned to 2.11", []upstream.Option{upstream.WithToken("t"),
 			upstream.WithOperationVersion(upstream.OpDeleteTicket, upstream.Version211)}, upstream.ErrUnsupported},
 		{"whole client on 2.9 has no ticket search", []upstream.Option{upstream.WithToken("t"), upstream.WithVersion("2.9")}, upstream.ErrUnsupported},

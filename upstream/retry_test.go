@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -151,15 +152,20 @@ func TestRetry429WaitsForReset(t *testing.T) {
 }
 
 // TestRetry429BeyondDeadline: when the reset does not fit in the caller's deadline the 429 comes back
-// at once as an *Error carrying the rate-limit state, instead of sleeping into a timeout.
+// at once as an *Error carrying the rate-limit state, instead of sleeping into a timeout. The reset
+// (about 10 s away) is within MaxRateLimitWait (15 s by default), so only the deadline (3 s) can be
+// the reason not to wait.
 func TestRetry429BeyondDeadline(t *testing.T) {
 	t.Parallel()
-	reset := time.Now().Add(30 * time.Second).Unix()
+	reset := time.Now().Add(10 * time.Second).Unix()
 	rec := newRecorder(t, script(step{status: 429, headers: []string{
 		"X-RateLimit-Limit", "100", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", strconv.FormatInt(reset, 10),
 	}}, step{status: 200}))
+	if p := fastRetry(); p.MaxRateLimitWait < 12*time.Second {
+		t.Fatalf("MaxRateLimitWait %v would refuse the wait by itself; this test needs it above the reset", p.MaxRateLimitWait)
+	}
 	c := newClient(t, rec.srv.URL)
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 	defer cancel()
 	_, err := c.GetTicket(ctx, "7")
 	var apiErr *upstream.Error
@@ -172,8 +178,8 @@ func TestRetry429BeyondDeadline(t *testing.T) {
 	if n := len(rec.requests()); n != 1 {
 		t.Errorf("attempts = %d, want 1", n)
 	}
-	if apiErr.RetryAfter < 25*time.Second || apiErr.RetryAfter > 31*time.Second {
-		t.Errorf("RetryAfter = %v, want about 30s (until X-RateLimit-Reset)", apiErr.RetryAfter)
+	if apiErr.RetryAfter < 7*time.Second || apiErr.RetryAfter > 11*time.Second {
+		t.Errorf("RetryAfter = %v, want about 10s (until X-RateLimit-Reset)", apiErr.RetryAfter)
 	}
 	want := upstream.RateLimit{Limit: 100, Remaining: 0, Reset: time.Unix(reset, 0), Present: true}
 	if diff := cmp.Diff(want, apiErr.RateLimit); diff != "" {
@@ -295,6 +301,61 @@ func TestDeadlines(t *testing.T) {
 			_, err := c.GetTicket(ctx, "7")
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("err = %v, want one wrapping context.DeadlineExceeded", err)
+			}
+		})
+	}
+}
+
+// TestRetryTransportOnItsOwn: NewRetryTransport used without the Client (no per-call idempotency flag)
+// follows the method's semantics (RFC 9110 §9.2.2), and never resends a body it cannot replay.
+func TestRetryTransportOnItsOwn(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		method       string
+		body         func() io.Reader
+		wantAttempts int
+		wantStatus   int
+	}{
+		{"GET", http.MethodGet, nil, 2, http.StatusOK},
+		{"HEAD", http.MethodHead, nil, 2, http.StatusOK},
+		{"PUT with a replayable body", http.MethodPut, func() io.Reader { return strings.NewReader(`{"open":false}`) }, 2, http.StatusOK},
+		{"DELETE", http.MethodDelete, nil, 2, http.StatusOK},
+		{"OPTIONS", http.MethodOptions, nil, 2, http.StatusOK},
+		{"POST", http.MethodPost, func() io.Reader { return strings.NewReader(`{}`) }, 1, http.StatusServiceUnavailable},
+		{"PATCH", http.MethodPatch, func() io.Reader { return strings.NewReader(`{}`) }, 1, http.StatusServiceUnavailable},
+		// http.NewRequest cannot rewind a plain io.Reader, so GetBody is nil.
+		{"PUT with a body that cannot be replayed", http.MethodPut, func() io.Reader { return io.MultiReader(strings.NewReader(`{"open":false}`)) }, 1, http.StatusServiceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := newRecorder(t, script(step{status: http.StatusServiceUnavailable}, step{status: http.StatusOK}))
+			rt := upstream.NewRetryTransport(&http.Transport{}, fastRetry())
+			var body io.Reader
+			if tt.body != nil {
+				body = tt.body()
+			}
+			req, err := http.NewRequestWithContext(t.Context(), tt.method, rec.srv.URL+"/tickets/7", body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := rt.RoundTrip(req)
+			if err != nil {
+				t.Fatalf("RoundTrip: %v", err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus {
+				t.Errorf("status = %d, want %d", resp.StatusCode, tt.wantStatus)
+			}
+			reqs := rec.requests()
+			if len(reqs) != tt.wantAttempts {
+				t.Fatalf("attempts = %d, want %d", len(reqs), tt.wantAttempts)
+			}
+			for i := 1; i < len(reqs); i++ {
+				if string(reqs[i].Body) != string(reqs[0].Body) {
+					t.Errorf("attempt %d body %q differs from the first %q", i+1, reqs[i].Body, reqs[0].Body)
+				}
 			}
 		})
 	}
