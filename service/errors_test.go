@@ -1,17 +1,24 @@
 package service_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/intercom-gateway/intercom-gateway/service"
 	"github.com/intercom-gateway/intercom-gateway/upstream"
@@ -39,6 +46,10 @@ func TestToStatus(t *testing.T) {
 		{"409 conflict", ie(409, "conflict", ""), codes.Aborted, "INTERCOM_CONFLICT", "", 0},
 		{"409 already exists", ie(409, "already_exists", ""), codes.AlreadyExists, "INTERCOM_ALREADY_EXISTS", "", 0},
 		{"422", ie(422, "parameter_invalid", "name"), codes.InvalidArgument, "INTERCOM_PARAMETER_INVALID", "name", 0},
+		{"408", ie(408, "request_timeout", ""), codes.DeadlineExceeded, "INTERCOM_REQUEST_TIMEOUT", "", 0},
+		{"400 parameter_mismatch", ie(400, "parameter_mismatch", ""), codes.FailedPrecondition, "INTERCOM_PARAMETER_MISMATCH", "", 0},
+		{"409 already_linked_to_tracker", ie(409, "already_linked_to_tracker", ""), codes.AlreadyExists, "INTERCOM_ALREADY_LINKED_TO_TRACKER", "", 0},
+		{"body cut short, not a net.Error", fmt.Errorf("reading response: %w", io.ErrUnexpectedEOF), codes.Unavailable, service.ReasonUpstreamUnavailable, "", 0},
 		{"400 tag_has_dependent_objects", ie(400, "tag_has_dependent_objects", ""), codes.FailedPrecondition, "INTERCOM_TAG_HAS_DEPENDENT_OBJECTS", "", 0},
 		{"429 with reset", &upstream.Error{StatusCode: 429, RetryAfter: 7 * time.Second, RateLimit: upstream.RateLimit{Present: true, Limit: 100, Remaining: 0, Reset: reset},
 			Errors: []upstream.ErrorItem{{Code: "rate_limit_exceeded"}}}, codes.ResourceExhausted, "INTERCOM_RATE_LIMIT_EXCEEDED", "", 7 * time.Second},
@@ -108,3 +119,134 @@ func TestToStatusKeepsIntercomRequestID(t *testing.T) {
 	}
 	t.Fatal("no ErrorInfo detail")
 }
+
+// TestToStatusMessageAndMetadata pins what a caller sees besides the code: the message, every
+// ErrorInfo metadata key, and the field violation with Intercom's code as its reason.
+func TestToStatusMessageAndMetadata(t *testing.T) {
+	t.Parallel()
+	reset := time.Unix(1700000010, 0)
+	tests := []struct {
+		name        string
+		err         error
+		wantMessage string
+		wantMeta    map[string]string
+		wantFields  []*errdetails.BadRequest_FieldViolation
+	}{
+		{
+			name: "401 blames the gateway's token, not the caller",
+			err: &upstream.Error{Operation: upstream.OpGetTicket, StatusCode: 401, RequestID: "r1",
+				Errors: []upstream.ErrorItem{{Code: "unauthorized", Message: "Access Token Invalid"}}},
+			wantMessage: "intercom rejected the gateway's access token: Access Token Invalid",
+			wantMeta:    map[string]string{"http_status": "401", "operation": "getTicket", "request_id": "r1", "intercom_code": "unauthorized"},
+		},
+		{
+			name: "429 carries the rate-limit state",
+			err: &upstream.Error{Operation: upstream.OpSearchTickets, StatusCode: 429, RequestID: "r2", RetryAfter: 3 * time.Second,
+				RateLimit: upstream.RateLimit{Present: true, Limit: 100, Remaining: 0, Reset: reset},
+				Errors:    []upstream.ErrorItem{{Code: "rate_limit_exceeded", Message: "Too many requests"}}},
+			wantMessage: "intercom: Too many requests",
+			wantMeta: map[string]string{"http_status": "429", "operation": "searchTickets", "request_id": "r2", "intercom_code": "rate_limit_exceeded",
+				"ratelimit_limit": "100", "ratelimit_remaining": "0", "ratelimit_reset": "1700000010"},
+		},
+		{
+			name: "400 names the fields with Intercom's codes",
+			err: &upstream.Error{Operation: upstream.OpCreateTicket, StatusCode: 400,
+				Errors: []upstream.ErrorItem{
+					{Code: "parameter_invalid", Message: "email is invalid", Field: "email"},
+					{Code: "parameter_not_found", Message: "no field"},
+					{Code: "parameter_missing", Message: "name is required", Field: "name"},
+				}},
+			wantMessage: "intercom: email is invalid",
+			wantMeta:    map[string]string{"http_status": "400", "operation": "createTicket", "intercom_code": "parameter_invalid"},
+			wantFields: []*errdetails.BadRequest_FieldViolation{
+				{Field: "email", Description: "email is invalid", Reason: "PARAMETER_INVALID"},
+				{Field: "name", Description: "name is required", Reason: "PARAMETER_MISSING"},
+			},
+		},
+		{
+			name:        "status text when Intercom sends no message",
+			err:         &upstream.Error{Operation: upstream.OpGetTicket, StatusCode: 502},
+			wantMessage: "intercom: bad gateway",
+			wantMeta:    map[string]string{"http_status": "502", "operation": "getTicket"},
+		},
+		{
+			name:        "internal errors do not repeat their cause",
+			err:         fmt.Errorf("decoding token %q: %w", "secret-value", errors.New("boom")),
+			wantMessage: "internal error",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			st := service.ToStatus(tt.err)
+			if st.Message() != tt.wantMessage {
+				t.Errorf("message = %q, want %q", st.Message(), tt.wantMessage)
+			}
+			var meta map[string]string
+			var fields []*errdetails.BadRequest_FieldViolation
+			for _, d := range st.Details() {
+				switch d := d.(type) {
+				case *errdetails.ErrorInfo:
+					meta = d.GetMetadata()
+				case *errdetails.BadRequest:
+					fields = d.GetFieldViolations()
+				}
+			}
+			if diff := cmp.Diff(tt.wantMeta, meta, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("ErrorInfo metadata (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantFields, fields, protocmp.Transform()); diff != "" {
+				t.Errorf("field violations (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestErrorInterceptors: both interceptors map a handler's error with ToStatus, and log the cause of
+// INTERNAL errors (which the caller does not see) but nothing else.
+func TestErrorInterceptors(t *testing.T) {
+	t.Parallel()
+	notFound := &upstream.Error{Operation: upstream.OpGetTicket, StatusCode: 404, Errors: []upstream.ErrorItem{{Code: "ticket_not_found", Message: "Ticket not found"}}}
+	tests := []struct {
+		name     string
+		err      error
+		wantCode codes.Code
+		wantLog  bool
+	}{
+		{"intercom 404", notFound, codes.NotFound, false},
+		{"bug", errors.New("nil map in handler"), codes.Internal, true},
+		{"success", nil, codes.OK, false},
+	}
+	for _, tt := range tests {
+		for _, kind := range []string{"unary", "stream"} {
+			t.Run(tt.name+"/"+kind, func(t *testing.T) {
+				t.Parallel()
+				var logs bytes.Buffer
+				logger := slog.New(slog.NewTextHandler(&logs, nil))
+				var err error
+				if kind == "unary" {
+					_, err = service.UnaryErrorInterceptor(logger)(context.Background(), "req", &grpc.UnaryServerInfo{FullMethod: "/x.v1.S/M"},
+						func(context.Context, any) (any, error) { return "resp", tt.err })
+				} else {
+					err = service.StreamErrorInterceptor(logger)(nil, fakeStream{}, &grpc.StreamServerInfo{FullMethod: "/x.v1.S/M"},
+						func(any, grpc.ServerStream) error { return tt.err })
+				}
+				if got := status.Code(err); got != tt.wantCode {
+					t.Errorf("code = %v, want %v (err %v)", got, tt.wantCode, err)
+				}
+				if _, ok := status.FromError(err); !ok {
+					t.Errorf("err = %v, want a gRPC status", err)
+				}
+				logged := strings.Contains(logs.String(), "nil map in handler")
+				if logged != tt.wantLog {
+					t.Errorf("cause logged = %v, want %v; log: %s", logged, tt.wantLog, logs.String())
+				}
+			})
+		}
+	}
+}
+
+// fakeStream is the least a stream interceptor needs: a context.
+type fakeStream struct{ grpc.ServerStream }
+
+func (fakeStream) Context() context.Context { return context.Background() }
