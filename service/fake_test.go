@@ -13,6 +13,7 @@ import (
 type recordingAPI struct {
 	mu       sync.Mutex
 	calls    []string
+	args     [][]any // the arguments of each call after ctx, in order
 	searches []upstream.SearchParams
 	creates  int
 	err      error
@@ -20,11 +21,19 @@ type recordingAPI struct {
 	block    chan struct{}
 }
 
-func (f *recordingAPI) record(name string) error {
+func (f *recordingAPI) record(name string, args ...any) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, name)
+	f.args = append(f.args, args)
 	return f.err
+}
+
+// recorded returns the names and arguments of the calls so far.
+func (f *recordingAPI) recorded() ([]string, [][]any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...), append([][]any(nil), f.args...)
 }
 
 func (f *recordingAPI) callCount() int {
@@ -37,7 +46,7 @@ func (f *recordingAPI) CreateTicket(ctx context.Context, p upstream.CreateTicket
 	if f.block != nil {
 		<-f.block
 	}
-	if err := f.record("CreateTicket"); err != nil {
+	if err := f.record("CreateTicket", p); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -48,23 +57,23 @@ func (f *recordingAPI) CreateTicket(ctx context.Context, p upstream.CreateTicket
 }
 
 func (f *recordingAPI) GetTicket(ctx context.Context, id string) (*upstream.Ticket, error) {
-	return &upstream.Ticket{ID: id}, f.record("GetTicket")
+	return &upstream.Ticket{ID: id}, f.record("GetTicket", id)
 }
 
 func (f *recordingAPI) UpdateTicket(ctx context.Context, id string, p upstream.UpdateTicketParams) (*upstream.Ticket, error) {
-	return &upstream.Ticket{ID: id}, f.record("UpdateTicket")
+	return &upstream.Ticket{ID: id}, f.record("UpdateTicket", id, p)
 }
 
 func (f *recordingAPI) DeleteTicket(ctx context.Context, id string) (*upstream.DeletedTicket, error) {
-	return &upstream.DeletedTicket{ID: id, Deleted: true}, f.record("DeleteTicket")
+	return &upstream.DeletedTicket{ID: id, Deleted: true}, f.record("DeleteTicket", id)
 }
 
 func (f *recordingAPI) ReplyToTicket(ctx context.Context, id string, p upstream.ReplyParams) (*upstream.TicketPart, error) {
-	return &upstream.TicketPart{ID: "1"}, f.record("ReplyToTicket")
+	return &upstream.TicketPart{ID: "1"}, f.record("ReplyToTicket", id, p)
 }
 
 func (f *recordingAPI) SearchTickets(ctx context.Context, p upstream.SearchParams) (*upstream.TicketPage, error) {
-	if err := f.record("SearchTickets"); err != nil {
+	if err := f.record("SearchTickets", p); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -77,9 +86,9 @@ func (f *recordingAPI) SearchTickets(ctx context.Context, p upstream.SearchParam
 }
 
 func (f *recordingAPI) AttachTagToTicket(ctx context.Context, ticketID, tagID, adminID string) (*upstream.Tag, error) {
-	return &upstream.Tag{ID: tagID}, f.record("AttachTagToTicket")
+	return &upstream.Tag{ID: tagID}, f.record("AttachTagToTicket", ticketID, tagID, adminID)
 }
 
 func (f *recordingAPI) DetachTagFromTicket(ctx context.Context, ticketID, tagID, adminID string) (*upstream.Tag, error) {
-	return &upstream.Tag{ID: tagID}, f.record("DetachTagFromTicket")
+	return &upstream.Tag{ID: tagID}, f.record("DetachTagFromTicket", ticketID, tagID, adminID)
 }

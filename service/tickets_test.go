@@ -2,14 +2,19 @@ package service_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
 	"github.com/intercom-gateway/intercom-gateway/service"
+	"github.com/intercom-gateway/intercom-gateway/upstream"
 )
 
 func contactID(id string) *gatewayv1.ContactIdentifier {
@@ -64,6 +69,130 @@ func TestTicketRequestValidation(t *testing.T) {
 			}))
 			return err
 		}, "contacts[0].email"},
+		{"create: blank external id", func(s *service.TicketService) error {
+			_, err := s.CreateTicket(context.Background(), with(func(r *gatewayv1.CreateTicketRequest) {
+				r.Contacts = []*gatewayv1.ContactIdentifier{{Identifier: &gatewayv1.ContactIdentifier_ExternalId{ExternalId: " "}}}
+			}))
+			return err
+		}, "contacts[0].external_id"},
+		{"create: malformed contact id", func(s *service.TicketService) error {
+			_, err := s.CreateTicket(context.Background(), with(func(r *gatewayv1.CreateTicketRequest) { r.Contacts = []*gatewayv1.ContactIdentifier{contactID("a b")} }))
+			return err
+		}, "contacts[0].id"},
+		{"create: malformed admin assignee", func(s *service.TicketService) error {
+			_, err := s.CreateTicket(context.Background(), with(func(r *gatewayv1.CreateTicketRequest) { r.AdminAssigneeId = "5?x=1" }))
+			return err
+		}, "admin_assignee_id"},
+		{"create: malformed team assignee", func(s *service.TicketService) error {
+			_, err := s.CreateTicket(context.Background(), with(func(r *gatewayv1.CreateTicketRequest) { r.TeamAssigneeId = "../6" }))
+			return err
+		}, "team_assignee_id"},
+		{"create: invalid create time", func(s *service.TicketService) error {
+			_, err := s.CreateTicket(context.Background(), with(func(r *gatewayv1.CreateTicketRequest) { r.CreateTime = badTime() }))
+			return err
+		}, "create_time"},
+		{"create: blank attribute name", func(s *service.TicketService) error {
+			_, err := s.CreateTicket(context.Background(), with(func(r *gatewayv1.CreateTicketRequest) {
+				r.TicketAttributes[" "] = structpb.NewStringValue("x")
+			}))
+			return err
+		}, "ticket_attributes"},
+		{"create: request id over 128", func(s *service.TicketService) error {
+			_, err := s.CreateTicket(context.Background(), with(func(r *gatewayv1.CreateTicketRequest) { r.RequestId = strings.Repeat("r", 129) }))
+			return err
+		}, "request_id"},
+		{"get: malformed id", func(s *service.TicketService) error {
+			_, err := s.GetTicket(context.Background(), &gatewayv1.GetTicketRequest{TicketId: "1/tags"})
+			return err
+		}, "ticket_id"},
+		{"update: malformed state id", func(s *service.TicketService) error {
+			_, err := s.UpdateTicket(context.Background(), &gatewayv1.UpdateTicketRequest{TicketId: "1", TicketStateId: str("")})
+			return err
+		}, "ticket_state_id"},
+		{"update: malformed admin id", func(s *service.TicketService) error {
+			_, err := s.UpdateTicket(context.Background(), &gatewayv1.UpdateTicketRequest{TicketId: "1", AdminId: str("x y")})
+			return err
+		}, "admin_id"},
+		{"update: malformed assignee id", func(s *service.TicketService) error {
+			_, err := s.UpdateTicket(context.Background(), &gatewayv1.UpdateTicketRequest{TicketId: "1", AdminId: str("1"), AssigneeId: str("x/y")})
+			return err
+		}, "assignee_id"},
+		{"update: malformed company id", func(s *service.TicketService) error {
+			_, err := s.UpdateTicket(context.Background(), &gatewayv1.UpdateTicketRequest{TicketId: "1", CompanyId: str("co#1")})
+			return err
+		}, "company_id"},
+		{"update: invalid snooze time", func(s *service.TicketService) error {
+			_, err := s.UpdateTicket(context.Background(), &gatewayv1.UpdateTicketRequest{TicketId: "1", SnoozedUntil: badTime()})
+			return err
+		}, "snoozed_until"},
+		{"update: unspecified state", func(s *service.TicketService) error {
+			st := gatewayv1.TicketStateCategory_TICKET_STATE_CATEGORY_UNSPECIFIED
+			_, err := s.UpdateTicket(context.Background(), &gatewayv1.UpdateTicketRequest{TicketId: "1", State: &st})
+			return err
+		}, "state"},
+		{"reply: no message type", func(s *service.TicketService) error {
+			_, err := s.ReplyToTicket(context.Background(), &gatewayv1.ReplyToTicketRequest{TicketId: "1", Body: "hi",
+				Author: &gatewayv1.ReplyToTicketRequest_Admin{Admin: &gatewayv1.AdminReplyAuthor{AdminId: "7"}}})
+			return err
+		}, "message_type"},
+		{"reply: malformed admin id", func(s *service.TicketService) error {
+			_, err := s.ReplyToTicket(context.Background(), &gatewayv1.ReplyToTicketRequest{TicketId: "1", Body: "hi",
+				Author:      &gatewayv1.ReplyToTicketRequest_Admin{Admin: &gatewayv1.AdminReplyAuthor{AdminId: ""}},
+				MessageType: gatewayv1.ReplyMessageType_REPLY_MESSAGE_TYPE_NOTE})
+			return err
+		}, "admin.admin_id"},
+		{"reply: contact email without @", func(s *service.TicketService) error {
+			_, err := s.ReplyToTicket(context.Background(), &gatewayv1.ReplyToTicketRequest{TicketId: "1", Body: "hi",
+				Author:      &gatewayv1.ReplyToTicketRequest_Contact{Contact: &gatewayv1.ContactReplyAuthor{Identifier: &gatewayv1.ContactReplyAuthor_Email{Email: "nobody"}}},
+				MessageType: gatewayv1.ReplyMessageType_REPLY_MESSAGE_TYPE_COMMENT})
+			return err
+		}, "contact.email"},
+		{"reply: contact blank user id", func(s *service.TicketService) error {
+			_, err := s.ReplyToTicket(context.Background(), &gatewayv1.ReplyToTicketRequest{TicketId: "1", Body: "hi",
+				Author:      &gatewayv1.ReplyToTicketRequest_Contact{Contact: &gatewayv1.ContactReplyAuthor{Identifier: &gatewayv1.ContactReplyAuthor_UserId{UserId: " "}}},
+				MessageType: gatewayv1.ReplyMessageType_REPLY_MESSAGE_TYPE_COMMENT})
+			return err
+		}, "contact.user_id"},
+		{"reply: contact without identifier", func(s *service.TicketService) error {
+			_, err := s.ReplyToTicket(context.Background(), &gatewayv1.ReplyToTicketRequest{TicketId: "1", Body: "hi",
+				Author:      &gatewayv1.ReplyToTicketRequest_Contact{Contact: &gatewayv1.ContactReplyAuthor{}},
+				MessageType: gatewayv1.ReplyMessageType_REPLY_MESSAGE_TYPE_COMMENT})
+			return err
+		}, "contact"},
+		{"reply: quick reply option without uuid", func(s *service.TicketService) error {
+			_, err := s.ReplyToTicket(context.Background(), &gatewayv1.ReplyToTicketRequest{TicketId: "1",
+				Author:       &gatewayv1.ReplyToTicketRequest_Admin{Admin: &gatewayv1.AdminReplyAuthor{AdminId: "7"}},
+				MessageType:  gatewayv1.ReplyMessageType_REPLY_MESSAGE_TYPE_QUICK_REPLY,
+				ReplyOptions: []*gatewayv1.ReplyOption{{Text: "Yes", Uuid: "u1"}, {Text: "No"}}})
+			return err
+		}, "reply_options[1].uuid"},
+		{"reply: quick reply option without text", func(s *service.TicketService) error {
+			_, err := s.ReplyToTicket(context.Background(), &gatewayv1.ReplyToTicketRequest{TicketId: "1",
+				Author:       &gatewayv1.ReplyToTicketRequest_Admin{Admin: &gatewayv1.AdminReplyAuthor{AdminId: "7"}},
+				MessageType:  gatewayv1.ReplyMessageType_REPLY_MESSAGE_TYPE_QUICK_REPLY,
+				ReplyOptions: []*gatewayv1.ReplyOption{{Uuid: "u1"}}})
+			return err
+		}, "reply_options[0].text"},
+		{"reply: attachment that is not an http(s) URL", func(s *service.TicketService) error {
+			_, err := s.ReplyToTicket(context.Background(), &gatewayv1.ReplyToTicketRequest{TicketId: "1", Body: "x",
+				AttachmentUrls: []string{"https://example.com/a.png", "ftp://example.com/a.png"},
+				Author:         &gatewayv1.ReplyToTicketRequest_Admin{Admin: &gatewayv1.AdminReplyAuthor{AdminId: "7"}},
+				MessageType:    gatewayv1.ReplyMessageType_REPLY_MESSAGE_TYPE_NOTE})
+			return err
+		}, "attachment_urls[1]"},
+		{"reply: relative attachment URL", func(s *service.TicketService) error {
+			_, err := s.ReplyToTicket(context.Background(), &gatewayv1.ReplyToTicketRequest{TicketId: "1", Body: "x",
+				AttachmentUrls: []string{"/a.png"},
+				Author:         &gatewayv1.ReplyToTicketRequest_Admin{Admin: &gatewayv1.AdminReplyAuthor{AdminId: "7"}},
+				MessageType:    gatewayv1.ReplyMessageType_REPLY_MESSAGE_TYPE_NOTE})
+			return err
+		}, "attachment_urls[0]"},
+		{"reply: invalid create time", func(s *service.TicketService) error {
+			_, err := s.ReplyToTicket(context.Background(), &gatewayv1.ReplyToTicketRequest{TicketId: "1", Body: "x", CreateTime: badTime(),
+				Author:      &gatewayv1.ReplyToTicketRequest_Admin{Admin: &gatewayv1.AdminReplyAuthor{AdminId: "7"}},
+				MessageType: gatewayv1.ReplyMessageType_REPLY_MESSAGE_TYPE_NOTE})
+			return err
+		}, "create_time"},
 		{"update: nothing to change", func(s *service.TicketService) error {
 			_, err := s.UpdateTicket(context.Background(), &gatewayv1.UpdateTicketRequest{TicketId: "1"})
 			return err
@@ -139,6 +268,9 @@ func TestTicketRequestValidation(t *testing.T) {
 	}
 }
 
+// badTime is a timestamp that google.protobuf.Timestamp.CheckValid refuses.
+func badTime() *timestamppb.Timestamp { return &timestamppb.Timestamp{Seconds: 1, Nanos: 2e9} }
+
 func TestCreateTicketRequestIDPreventsDuplicates(t *testing.T) {
 	t.Parallel()
 	api := &recordingAPI{block: make(chan struct{})}
@@ -192,3 +324,119 @@ func TestCreateTicketRequestIDPreventsDuplicates(t *testing.T) {
 		t.Errorf("remembered ticket lost its attributes: %v", later.GetTicket())
 	}
 }
+
+// TestTicketRequestsReachIntercom: a valid request reaches the client as exactly the parameters the
+// RPC asked for (enum names as Intercom spells them, times as Unix seconds, optional fields present only
+// when set).
+func TestTicketRequestsReachIntercom(t *testing.T) {
+	t.Parallel()
+	str := func(s string) *string { return &s }
+	yes, no := true, false
+	admin := &gatewayv1.ReplyToTicketRequest_Admin{Admin: &gatewayv1.AdminReplyAuthor{AdminId: "7"}}
+	contact := func(c *gatewayv1.ContactReplyAuthor) *gatewayv1.ReplyToTicketRequest_Contact {
+		return &gatewayv1.ReplyToTicketRequest_Contact{Contact: c}
+	}
+	waiting := gatewayv1.TicketStateCategory_TICKET_STATE_CATEGORY_WAITING_ON_CUSTOMER
+	inProgress := gatewayv1.TicketStateCategory_TICKET_STATE_CATEGORY_IN_PROGRESS
+	tests := []struct {
+		name     string
+		call     func(context.Context, *service.TicketService) error
+		wantCall string
+		wantArgs []any
+	}{
+		{"create with every field", func(ctx context.Context, s *service.TicketService) error {
+			_, err := s.CreateTicket(ctx, &gatewayv1.CreateTicketRequest{
+				TicketTypeId:      "1",
+				Contacts:          []*gatewayv1.ContactIdentifier{{Identifier: &gatewayv1.ContactIdentifier_ExternalId{ExternalId: "ext-1"}}},
+				CompanyId:         "co",
+				CreateTime:        timestamppb.New(time.Unix(1700000000, 0)),
+				TicketAttributes:  map[string]*structpb.Value{"_default_title_": structpb.NewStringValue("Printer on fire"), "count": structpb.NewNumberValue(2)},
+				AdminAssigneeId:   "5",
+				TeamAssigneeId:    "6",
+				SkipNotifications: true,
+			})
+			return err
+		}, "CreateTicket", []any{upstream.CreateTicketParams{
+			TicketTypeID: "1", Contacts: []upstream.ContactIdentifier{{ExternalID: "ext-1"}}, CompanyID: "co", CreatedAt: 1700000000,
+			Attributes:      map[string]any{"_default_title_": "Printer on fire", "count": float64(2)},
+			AdminAssigneeID: "5", TeamAssigneeID: "6", SkipNotifications: true,
+		}}},
+		{"get", func(ctx context.Context, s *service.TicketService) error {
+			_, err := s.GetTicket(ctx, &gatewayv1.GetTicketRequest{TicketId: "6762f2d81bb69f9f2193bc54"})
+			return err
+		}, "GetTicket", []any{"6762f2d81bb69f9f2193bc54"}},
+		{"update by state category", func(ctx context.Context, s *service.TicketService) error {
+			_, err := s.UpdateTicket(ctx, &gatewayv1.UpdateTicketRequest{TicketId: "9", State: &waiting, Open: &no, IsShared: &yes,
+				SnoozedUntil: timestamppb.New(time.Unix(1700000500, 0)), AdminId: str("11"), AssigneeId: str("0"), CompanyId: str(""),
+				SkipNotifications: &yes, TicketAttributes: map[string]*structpb.Value{"done": structpb.NewBoolValue(true)}})
+			return err
+		}, "UpdateTicket", []any{"9", upstream.UpdateTicketParams{
+			Attributes: map[string]any{"done": true}, StateCategory: str("waiting_on_customer"), Open: &no, IsShared: &yes,
+			SnoozedUntil: ptrTo(int64(1700000500)), AdminID: str("11"), AssigneeID: str("0"), CompanyID: str(""), SkipNotifications: &yes,
+		}}},
+		{"update in progress", func(ctx context.Context, s *service.TicketService) error {
+			_, err := s.UpdateTicket(ctx, &gatewayv1.UpdateTicketRequest{TicketId: "9", State: &inProgress})
+			return err
+		}, "UpdateTicket", []any{"9", upstream.UpdateTicketParams{StateCategory: str("in_progress")}}},
+		{"update by state id", func(ctx context.Context, s *service.TicketService) error {
+			_, err := s.UpdateTicket(ctx, &gatewayv1.UpdateTicketRequest{TicketId: "9", TicketStateId: str("8537")})
+			return err
+		}, "UpdateTicket", []any{"9", upstream.UpdateTicketParams{StateID: str("8537")}}},
+		{"delete", func(ctx context.Context, s *service.TicketService) error {
+			_, err := s.DeleteTicket(ctx, &gatewayv1.DeleteTicketRequest{TicketId: "9"})
+			return err
+		}, "DeleteTicket", []any{"9"}},
+		{"admin quick reply", func(ctx context.Context, s *service.TicketService) error {
+			_, err := s.ReplyToTicket(ctx, &gatewayv1.ReplyToTicketRequest{TicketId: "9", Author: admin,
+				MessageType:    gatewayv1.ReplyMessageType_REPLY_MESSAGE_TYPE_QUICK_REPLY,
+				ReplyOptions:   []*gatewayv1.ReplyOption{{Text: "Yes", Uuid: "u1"}, {Text: "No", Uuid: "u2"}},
+				AttachmentUrls: []string{"https://example.com/a.png"}, CreateTime: timestamppb.New(time.Unix(1700000001, 0)), CrossPost: true})
+			return err
+		}, "ReplyToTicket", []any{"9", upstream.ReplyParams{MessageType: "quick_reply", AuthorType: "admin", AdminID: "7",
+			ReplyOptions:   []upstream.ReplyOption{{Text: "Yes", UUID: "u1"}, {Text: "No", UUID: "u2"}},
+			AttachmentURLs: []string{"https://example.com/a.png"}, CreatedAt: 1700000001, CrossPost: true}}},
+		{"admin note", func(ctx context.Context, s *service.TicketService) error {
+			_, err := s.ReplyToTicket(ctx, &gatewayv1.ReplyToTicketRequest{TicketId: "9", Author: admin, Body: "<p>internal</p>",
+				MessageType: gatewayv1.ReplyMessageType_REPLY_MESSAGE_TYPE_NOTE})
+			return err
+		}, "ReplyToTicket", []any{"9", upstream.ReplyParams{MessageType: "note", AuthorType: "admin", AdminID: "7", Body: "<p>internal</p>"}}},
+		{"contact comment by Intercom user id", func(ctx context.Context, s *service.TicketService) error {
+			_, err := s.ReplyToTicket(ctx, &gatewayv1.ReplyToTicketRequest{TicketId: "9", Body: "thanks",
+				Author:      contact(&gatewayv1.ContactReplyAuthor{Identifier: &gatewayv1.ContactReplyAuthor_IntercomUserId{IntercomUserId: "6762f2d8"}}),
+				MessageType: gatewayv1.ReplyMessageType_REPLY_MESSAGE_TYPE_COMMENT})
+			return err
+		}, "ReplyToTicket", []any{"9", upstream.ReplyParams{MessageType: "comment", AuthorType: "user", IntercomUserID: "6762f2d8", Body: "thanks"}}},
+		{"contact comment by user id", func(ctx context.Context, s *service.TicketService) error {
+			_, err := s.ReplyToTicket(ctx, &gatewayv1.ReplyToTicketRequest{TicketId: "9", Body: "thanks",
+				Author:      contact(&gatewayv1.ContactReplyAuthor{Identifier: &gatewayv1.ContactReplyAuthor_UserId{UserId: "crm-1"}}),
+				MessageType: gatewayv1.ReplyMessageType_REPLY_MESSAGE_TYPE_COMMENT})
+			return err
+		}, "ReplyToTicket", []any{"9", upstream.ReplyParams{MessageType: "comment", AuthorType: "user", UserID: "crm-1", Body: "thanks"}}},
+		{"attach tag", func(ctx context.Context, s *service.TicketService) error {
+			_, err := s.AttachTag(ctx, &gatewayv1.AttachTagRequest{TicketId: "9", TagId: "t1", AdminId: "7"})
+			return err
+		}, "AttachTagToTicket", []any{"9", "t1", "7"}},
+		{"detach tag", func(ctx context.Context, s *service.TicketService) error {
+			_, err := s.DetachTag(ctx, &gatewayv1.DetachTagRequest{TicketId: "9", TagId: "t1", AdminId: "7"})
+			return err
+		}, "DetachTagFromTicket", []any{"9", "t1", "7"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			api := &recordingAPI{}
+			if err := tt.call(context.Background(), service.NewTicketService(api)); err != nil {
+				t.Fatalf("call: %v", err)
+			}
+			calls, args := api.recorded()
+			if diff := cmp.Diff([]string{tt.wantCall}, calls); diff != "" {
+				t.Fatalf("Intercom calls (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantArgs, args[0]); diff != "" {
+				t.Errorf("arguments (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
