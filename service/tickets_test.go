@@ -180,9 +180,9 @@ func TestTicketRequestValidation(t *testing.T) {
 				MessageType:    gatewayv1.ReplyMessageType_REPLY_MESSAGE_TYPE_NOTE})
 			return err
 		}, "attachment_urls[1]"},
-		{"reply: relative attachment URL", func(s *service.TicketService) error {
+		{"reply: attachment URL without a host", func(s *service.TicketService) error {
 			_, err := s.ReplyToTicket(context.Background(), &gatewayv1.ReplyToTicketRequest{TicketId: "1", Body: "x",
-				AttachmentUrls: []string{"/a.png"},
+				AttachmentUrls: []string{"https:///a.png"},
 				Author:         &gatewayv1.ReplyToTicketRequest_Admin{Admin: &gatewayv1.AdminReplyAuthor{AdminId: "7"}},
 				MessageType:    gatewayv1.ReplyMessageType_REPLY_MESSAGE_TYPE_NOTE})
 			return err
