@@ -2,11 +2,16 @@ package service_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -158,6 +163,7 @@ func TestSearchTicketsRejectsInvalidQueriesBeforeCallingIntercom(t *testing.T) {
 		{">= on updated_at", &gatewayv1.SearchTicketsRequest{Query: filter(fUpdatedAt, opGe, ts(1))}, "query.filter.value"},
 		{"IN with scalar", &gatewayv1.SearchTicketsRequest{Query: filter(fID, opIn, str("1"))}, "query.filter.value"},
 		{"= with list", &gatewayv1.SearchTicketsRequest{Query: filter(fID, opEq, strs("1"))}, "query.filter.value"},
+		{"IN with empty int list", &gatewayv1.SearchTicketsRequest{Query: attrFilter("7", opIn, ints())}, "query.filter.value"},
 		{"IN with empty list", &gatewayv1.SearchTicketsRequest{Query: filter(fID, opIn, strs())}, "query.filter.value"},
 		{"attribute without id", &gatewayv1.SearchTicketsRequest{Query: attrFilter("", opEq, str("x"))}, "query.filter.attribute_id"},
 		{"attribute id on plain field", &gatewayv1.SearchTicketsRequest{Query: func() *gatewayv1.TicketQuery {
@@ -242,6 +248,12 @@ func TestSearchTicketsPageTokens(t *testing.T) {
 	if got := api.searches[1].StartingAfter; got != "WzE3XQ==" {
 		t.Errorf("starting_after sent = %q, want Intercom's cursor", got)
 	}
+	if got := api.searches[1].PerPage; got != 1 {
+		t.Errorf("per_page sent = %d, want the requested page_size 1", got)
+	}
+	if first.GetTotalSize() != 2 || len(first.GetTickets()) != 1 || first.GetTickets()[0].GetId() != "1" || second.GetTickets()[0].GetId() != "2" {
+		t.Errorf("pages = %v then %v, want ticket 1 then ticket 2 of total_size 2", first, second)
+	}
 	if second.GetNextPageToken() != "" {
 		t.Errorf("last page next_page_token = %q, want empty", second.GetNextPageToken())
 	}
@@ -250,4 +262,141 @@ func TestSearchTicketsPageTokens(t *testing.T) {
 	// page 2 of a different result set.
 	_, err = svc.SearchTickets(context.Background(), &gatewayv1.SearchTicketsRequest{Query: filter(fOpen, opEq, boolean(false)), PageToken: first.GetNextPageToken()})
 	assertViolation(t, err, "page_token")
+}
+
+// TestSearchTicketsRefusesForeignTokens: a token is honoured only when it is one this gateway issued
+// (format version 1) for the same query.
+func TestSearchTicketsRefusesForeignTokens(t *testing.T) {
+	t.Parallel()
+	api := &recordingAPI{page: func(upstream.SearchParams) *upstream.TicketPage {
+		return &upstream.TicketPage{Tickets: []upstream.Ticket{{ID: "1"}}, NextStartingAfter: "WzE3XQ=="}
+	}}
+	svc := service.NewTicketService(api)
+	q := filter(fOpen, opEq, boolean(true))
+	first, err := svc.SearchTickets(context.Background(), &gatewayv1.SearchTicketsRequest{Query: q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(first.GetNextPageToken())
+	if err != nil {
+		t.Fatalf("token %q is not base64url: %v", first.GetNextPageToken(), err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		t.Fatalf("token content %q: %v", raw, err)
+	}
+	reencode := func(change func(map[string]any)) string {
+		m := map[string]any{}
+		for k, v := range fields {
+			m[k] = v
+		}
+		change(m)
+		b, _ := json.Marshal(m)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	tests := []struct {
+		name  string
+		token string
+	}{
+		{"another format version", reencode(func(m map[string]any) { m["v"] = 2 })},
+		{"no cursor", reencode(func(m map[string]any) { delete(m, "c") })},
+		{"not JSON", base64.RawURLEncoding.EncodeToString([]byte("v=1"))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			api := &recordingAPI{}
+			_, err := service.NewTicketService(api).SearchTickets(context.Background(), &gatewayv1.SearchTicketsRequest{Query: q, PageToken: tt.token})
+			assertViolation(t, err, "page_token")
+			if n := api.callCount(); n != 0 {
+				t.Errorf("Intercom was called %d times", n)
+			}
+		})
+	}
+}
+
+// searchStream collects what StreamSearchTickets sends.
+type searchStream struct {
+	grpc.ServerStream
+	mu   sync.Mutex
+	sent []string
+}
+
+func (s *searchStream) Context() context.Context { return context.Background() }
+
+func (s *searchStream) Send(r *gatewayv1.StreamSearchTicketsResponse) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent = append(s.sent, r.GetTicket().GetId())
+	return nil
+}
+
+func TestStreamSearchTickets(t *testing.T) {
+	t.Parallel()
+	// pages answers page n (from 0) with ticket n+1 and the cursor cursors[n]; after the last cursor
+	// there is no next page.
+	pages := func(cursors ...string) func(p upstream.SearchParams) *upstream.TicketPage {
+		var mu sync.Mutex
+		n := 0
+		return func(p upstream.SearchParams) *upstream.TicketPage {
+			mu.Lock()
+			defer mu.Unlock()
+			n++
+			page := &upstream.TicketPage{Tickets: []upstream.Ticket{{ID: fmt.Sprint(n)}}}
+			if n <= len(cursors) {
+				page.NextStartingAfter = cursors[n-1]
+			}
+			return page
+		}
+	}
+	tests := []struct {
+		name        string
+		pageSize    int32
+		page        func(upstream.SearchParams) *upstream.TicketPage
+		wantSent    []string
+		wantCursors []string
+		wantPerPage int
+		wantCode    codes.Code
+	}{
+		{"follows the cursor to the last page in pages of 150", 0, pages("c1", "c2"), []string{"1", "2", "3"}, []string{"", "c1", "c2"}, 150, codes.OK},
+		{"asked page size", 7, pages(), []string{"1"}, []string{""}, 7, codes.OK},
+		// Intercom repeating a cursor would loop forever; the stream stops at the repeat. (After five
+		// pages the fake stops answering with a cursor, so a missing check ends too, without an error.)
+		{"stops at a repeated cursor", 0, pages("c1", "c2", "c1", "c2", "c1"), []string{"1", "2", "3"}, []string{"", "c1", "c2"}, 150, codes.Unavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			api := &recordingAPI{page: tt.page}
+			stream := &searchStream{}
+			err := service.NewTicketService(api).StreamSearchTickets(&gatewayv1.StreamSearchTicketsRequest{Query: filter(fOpen, opEq, boolean(true)), PageSize: tt.pageSize}, stream)
+			if status.Code(err) != tt.wantCode {
+				t.Fatalf("err = %v, want code %v", err, tt.wantCode)
+			}
+			if diff := cmp.Diff(tt.wantSent, stream.sent); diff != "" {
+				t.Errorf("tickets sent (-want +got):\n%s", diff)
+			}
+			var cursors []string
+			for _, s := range api.searches {
+				cursors = append(cursors, s.StartingAfter)
+				if s.PerPage != tt.wantPerPage {
+					t.Errorf("per_page = %d, want %d", s.PerPage, tt.wantPerPage)
+				}
+			}
+			if diff := cmp.Diff(tt.wantCursors, cursors); diff != "" {
+				t.Errorf("starting_after sent (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestStreamSearchTicketsValidates(t *testing.T) {
+	t.Parallel()
+	api := &recordingAPI{}
+	err := service.NewTicketService(api).StreamSearchTickets(&gatewayv1.StreamSearchTicketsRequest{Query: filter(fOpen, opEq, str("yes")), PageSize: 151}, &searchStream{})
+	assertViolation(t, err, "query.filter.value")
+	assertViolation(t, err, "page_size")
+	if n := api.callCount(); n != 0 {
+		t.Errorf("Intercom was called %d times for an invalid request", n)
+	}
 }
