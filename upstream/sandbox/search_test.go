@@ -83,6 +83,9 @@ func TestSearchOperatorsAndFields(t *testing.T) {
 		{"default_title !~", "2.11", f("default_title", "!~", "button"), []string{"4002", "4003", "4004", "4005", "4006"}},
 		{"title ^", "2.11", f("title", "^", "Ex"), []string{"4002"}},
 		{"title $", "2.11", f("title", "$", "latency"), []string{"4006"}},
+		{"title ^ does not match inside", "2.11", f("title", "^", "pricing"), []string{}},
+		{"title $ does not match inside", "2.11", f("title", "$", "pricing"), []string{}},
+		{"title ^ case-insensitive", "2.11", f("title", "^", "typo"), []string{"4003"}},
 		{"title =", "2.11", f("title", "=", "Dark mode colours"), []string{"4004"}},
 		{"description ~", "2.11", f("description", "~", "safari"), []string{"4001"}},
 		{"category =", "2.11", f("category", "=", "Back-office"), []string{"4005"}},
@@ -176,6 +179,7 @@ func TestSearchRejects(t *testing.T) {
 		{"per_page above 150", "2.11", f("open", "=", true), map[string]any{"per_page": 151}},
 		{"per_page 0", "2.11", f("open", "=", true), map[string]any{"per_page": 0}},
 		{"invalid cursor", "2.11", f("open", "=", true), map[string]any{"per_page": 5, "starting_after": "not-a-cursor"}},
+		{"cursor for page 0", "2.11", f("open", "=", true), map[string]any{"per_page": 5, "starting_after": "WzEsIjEiLDBd"}},
 		{"cursor of the wrong shape", "2.11", f("open", "=", true), map[string]any{"per_page": 5, "starting_after": "WzFd"}},
 	}
 	for _, tc := range cases {
@@ -313,5 +317,33 @@ func TestSearchCursorStableUnderInserts(t *testing.T) {
 		if seen[id] != 1 {
 			t.Errorf("pre-existing ticket %s returned %d times, want 1", id, seen[id])
 		}
+	}
+}
+
+// TestSearchOrdersTiesByID: tickets created in the same second come back in id order, on one page
+// and across pages (the order the cursor relies on).
+func TestSearchOrdersTiesByID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.WithSeedData(false))
+	typeID := e.mustOK("POST", "/ticket_types", "2.11", map[string]any{"name": "Ties"}).json(t)["id"].(string)
+	var created []string
+	for range 5 {
+		tk := e.mustOK("POST", "/tickets", "2.11", map[string]any{"ticket_type_id": typeID, "created_at": seedTime,
+			"contacts": []any{map[string]any{"email": "ties@example.com"}}, "ticket_attributes": map[string]any{"_default_title_": "t"}}).json(t)
+		created = append(created, tk["id"].(string))
+	}
+	var got []string
+	pagination := map[string]any{"per_page": 2}
+	for range 5 {
+		var p searchPage
+		search(e, "2.11", f("open", "=", true), pagination).decode(t, &p)
+		got = append(got, p.ids()...)
+		if p.Pages.Next == nil {
+			break
+		}
+		pagination = map[string]any{"per_page": 2, "starting_after": p.Pages.Next.StartingAfter}
+	}
+	if diff := cmp.Diff(created, got); diff != "" {
+		t.Errorf("ids (-created order +search order):\n%s", diff)
 	}
 }
