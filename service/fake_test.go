@@ -92,3 +92,79 @@ func (f *recordingAPI) AttachTagToTicket(ctx context.Context, ticketID, tagID, a
 func (f *recordingAPI) DetachTagFromTicket(ctx context.Context, ticketID, tagID, adminID string) (*upstream.Tag, error) {
 	return &upstream.Tag{ID: tagID}, f.record("DetachTagFromTicket", ticketID, tagID, adminID)
 }
+
+func (f *recordingAPI) ListTicketTypes(ctx context.Context) ([]upstream.TicketType, error) {
+	return nil, f.record("ListTicketTypes")
+}
+
+func (f *recordingAPI) GetTicketType(ctx context.Context, id string) (*upstream.TicketType, error) {
+	return &upstream.TicketType{ID: id}, f.record("GetTicketType", id)
+}
+
+func (f *recordingAPI) CreateTicketType(ctx context.Context, p upstream.CreateTicketTypeParams) (*upstream.TicketType, error) {
+	return &upstream.TicketType{ID: "1"}, f.record("CreateTicketType", p)
+}
+
+func (f *recordingAPI) UpdateTicketType(ctx context.Context, id string, p upstream.UpdateTicketTypeParams) (*upstream.TicketType, error) {
+	return &upstream.TicketType{ID: id}, f.record("UpdateTicketType", id, p)
+}
+
+func (f *recordingAPI) CreateTicketTypeAttribute(ctx context.Context, typeID string, p upstream.CreateAttributeParams) (*upstream.TicketTypeAttribute, error) {
+	return &upstream.TicketTypeAttribute{ID: "1"}, f.record("CreateTicketTypeAttribute", typeID, p)
+}
+
+func (f *recordingAPI) UpdateTicketTypeAttribute(ctx context.Context, typeID, attrID string, p upstream.UpdateAttributeParams) (*upstream.TicketTypeAttribute, error) {
+	return &upstream.TicketTypeAttribute{ID: attrID}, f.record("UpdateTicketTypeAttribute", typeID, attrID, p)
+}
+
+func (f *recordingAPI) ListTicketStates(ctx context.Context) ([]upstream.TicketState, error) {
+	return nil, f.record("ListTicketStates")
+}
+
+func (f *recordingAPI) ListTags(ctx context.Context) ([]upstream.Tag, error) {
+	return nil, f.record("ListTags")
+}
+
+func (f *recordingAPI) GetTag(ctx context.Context, id string) (*upstream.Tag, error) {
+	return &upstream.Tag{ID: id}, f.record("GetTag", id)
+}
+
+func (f *recordingAPI) CreateTag(ctx context.Context, name string) (*upstream.Tag, error) {
+	return &upstream.Tag{Name: name}, f.record("CreateTag", name)
+}
+
+func (f *recordingAPI) RenameTag(ctx context.Context, id, name string) (*upstream.Tag, error) {
+	return &upstream.Tag{ID: id, Name: name}, f.record("RenameTag", id, name)
+}
+
+func (f *recordingAPI) DeleteTag(ctx context.Context, id string) error {
+	return f.record("DeleteTag", id)
+}
+
+func (f *recordingAPI) ListContactTags(ctx context.Context, contactID string) ([]upstream.Tag, error) {
+	return nil, f.record("ListContactTags", contactID)
+}
+
+func (f *recordingAPI) TagContact(ctx context.Context, contactID, tagID string) (*upstream.Tag, error) {
+	return &upstream.Tag{ID: tagID}, f.record("TagContact", contactID, tagID)
+}
+
+func (f *recordingAPI) UntagContact(ctx context.Context, contactID, tagID string) (*upstream.Tag, error) {
+	return &upstream.Tag{ID: tagID}, f.record("UntagContact", contactID, tagID)
+}
+
+func (f *recordingAPI) TagConversation(ctx context.Context, conversationID, tagID, adminID string) (*upstream.Tag, error) {
+	return &upstream.Tag{ID: tagID}, f.record("TagConversation", conversationID, tagID, adminID)
+}
+
+func (f *recordingAPI) UntagConversation(ctx context.Context, conversationID, tagID, adminID string) (*upstream.Tag, error) {
+	return &upstream.Tag{ID: tagID}, f.record("UntagConversation", conversationID, tagID, adminID)
+}
+
+func (f *recordingAPI) TagCompanies(ctx context.Context, name string, companies []upstream.CompanyRef) (*upstream.Tag, error) {
+	return &upstream.Tag{Name: name}, f.record("TagCompanies", name, companies)
+}
+
+func (f *recordingAPI) UntagCompanies(ctx context.Context, name string, companies []upstream.CompanyRef) (*upstream.Tag, error) {
+	return &upstream.Tag{Name: name}, f.record("UntagCompanies", name, companies)
+}
