@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -28,6 +29,13 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		for _, rr := range reqs {
 			j := recordedJSON{RecordedRequest: rr}
 			j.RecordedRequest.Body = nil
+			// Requests() returns copies, so this changes only what leaves
+			// over HTTP: whoever can reach the admin surface must not learn
+			// a token, in case a real one was pointed at the sandbox.
+			if auth := j.Header.Get("Authorization"); auth != "" {
+				scheme, _, _ := strings.Cut(auth, " ")
+				j.Header.Set("Authorization", scheme+" REDACTED")
+			}
 			if utf8.Valid(rr.Body) {
 				j.Body = string(rr.Body)
 			} else {

@@ -348,6 +348,14 @@ func TestAdminEndpoints(t *testing.T) {
 	if len(recs) != 2 || recs[1].Route != "createTag" || !strings.Contains(recs[1].Body, "Temporary") {
 		t.Errorf("recorded: %+v", recs)
 	}
+	// The bearer token never leaves over the admin surface; in-process
+	// callers of Requests() still see it.
+	if strings.Contains(string(list), token) || !strings.Contains(string(list), "Bearer REDACTED") {
+		t.Errorf("admin requests expose the token: %s", list)
+	}
+	if got := e.srv.Requests()[1].Header.Get("Authorization"); !strings.HasPrefix(got, "Bearer ") || strings.Contains(got, "REDACTED") {
+		t.Errorf("Requests() Authorization = %q, want the real header", got)
+	}
 	if st, _ := admin("DELETE", "/__sandbox/requests", ""); st != 204 || len(e.srv.Requests()) != 0 {
 		t.Errorf("DELETE requests: %d", st)
 	}
