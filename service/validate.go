@@ -19,13 +19,6 @@ func (v *violations) add(field, description string) {
 	*v = append(*v, &errdetails.BadRequest_FieldViolation{Field: field, Description: description})
 }
 
-// required records a missing field when value is empty.
-func (v *violations) required(field, value string) {
-	if value == "" {
-		v.add(field, "is required")
-	}
-}
-
 // err is nil without violations, else INVALID_ARGUMENT with a BadRequest
 // detail listing them.
 func (v violations) err() error {

@@ -445,10 +445,10 @@ func encodeQuery(q SearchQuery, v Version, depth int) (map[string]any, error) {
 }
 
 func searchValue(field string, value any, v Version) (any, error) {
-	switch value.(type) {
+	switch x := value.(type) {
 	case nil, string, int64, float64, bool, []string, []int64:
 	case int:
-		value = int64(value.(int))
+		value = int64(x)
 	default:
 		return nil, invalidf("searchTickets: unsupported value type %T for field %s", value, field)
 	}

@@ -63,7 +63,6 @@ var botFin = author{typ: "bot", id: "991267999", name: "Fin", email: "operator+"
 const seedTime int64 = 1736154000
 
 func contactID(n int64) string { return fmt.Sprintf("6610f0c0a1b2c3d4e5f6%04d", n) }
-func companyID(n int64) string { return fmt.Sprintf("6610f0c0a1b2c3d4e5f7c%03d", n) }
 
 // baseWorkspace is what every workspace has: admins, a team and the four
 // default ticket states.
