@@ -39,9 +39,9 @@ func BenchmarkGetTicket(b *testing.B) {
 
 	discard := service.WithLogger(slog.New(slog.DiscardHandler))
 	g := startGatewayWith(b, server.Config{}, server.Services{
-		Tickets:     service.NewTicketService(client, discard),
-		TicketTypes: service.NewTicketTypeService(client, discard),
-		Tags:        service.NewTagService(client, discard),
+		Tickets:     service.NewTicketService(service.Single("default", client), discard),
+		TicketTypes: service.NewTicketTypeService(service.Single("default", client), discard),
+		Tags:        service.NewTagService(service.Single("default", client), discard),
 	})
 	tickets := gatewayv1.NewTicketServiceClient(g.conn)
 	b.Run("gateway-grpc", func(b *testing.B) {

@@ -36,9 +36,9 @@ func startOnSandbox(t *testing.T, sb *sandbox.Server, clientOpts ...upstream.Opt
 	}
 	discard := service.WithLogger(slog.New(slog.DiscardHandler))
 	g := startGatewayWith(t, server.Config{}, server.Services{
-		Tickets:     service.NewTicketService(client, discard),
-		TicketTypes: service.NewTicketTypeService(client, discard),
-		Tags:        service.NewTagService(client, discard),
+		Tickets:     service.NewTicketService(service.Single("default", client), discard),
+		TicketTypes: service.NewTicketTypeService(service.Single("default", client), discard),
+		Tags:        service.NewTagService(service.Single("default", client), discard),
 	})
 	return g
 }

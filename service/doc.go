@@ -1,10 +1,11 @@
 // Package service implements the gateway's gRPC services: TicketService,
 // TicketTypeService and TagService.
 //
-// Each handler validates its request, translates it into a call on the
-// Intercom client (declared here as a small interface, implemented by
-// upstream.Client), and translates the answer back into the contract's
-// messages. Invalid input is rejected with INVALID_ARGUMENT and BadRequest
+// Each handler validates its request, asks Backends for the current call's
+// Backend (the workspace chosen for the call, the caller, and that
+// workspace's Intercom client, declared here as small interfaces implemented
+// by upstream.Client), translates the request into a call on that client,
+// and translates the answer back into the contract's messages. Invalid input is rejected with INVALID_ARGUMENT and BadRequest
 // field violations before anything is sent to Intercom.
 //
 // Handlers return upstream errors unchanged; ErrorMapping (errors.go) is the

@@ -118,7 +118,7 @@ func TestSearchTicketsTranslatesValidQueries(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			api := &recordingAPI{}
-			_, err := service.NewTicketService(api).SearchTickets(context.Background(), &gatewayv1.SearchTicketsRequest{Query: tt.query})
+			_, err := service.NewTicketService(service.Single("default", api)).SearchTickets(context.Background(), &gatewayv1.SearchTicketsRequest{Query: tt.query})
 			if err != nil {
 				t.Fatalf("SearchTickets: %v", err)
 			}
@@ -184,7 +184,7 @@ func TestSearchTicketsRejectsInvalidQueriesBeforeCallingIntercom(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			api := &recordingAPI{}
-			_, err := service.NewTicketService(api).SearchTickets(context.Background(), tt.req)
+			_, err := service.NewTicketService(service.Single("default", api)).SearchTickets(context.Background(), tt.req)
 			assertViolation(t, err, tt.wantField)
 			if n := api.callCount(); n != 0 {
 				t.Errorf("Intercom was called %d times for an invalid request", n)
@@ -196,7 +196,7 @@ func TestSearchTicketsRejectsInvalidQueriesBeforeCallingIntercom(t *testing.T) {
 func TestSearchTicketsAcceptsFifteenPerGroup(t *testing.T) {
 	t.Parallel()
 	api := &recordingAPI{}
-	_, err := service.NewTicketService(api).SearchTickets(context.Background(), &gatewayv1.SearchTicketsRequest{Query: group(or, fifteen()...), PageSize: 150})
+	_, err := service.NewTicketService(service.Single("default", api)).SearchTickets(context.Background(), &gatewayv1.SearchTicketsRequest{Query: group(or, fifteen()...), PageSize: 150})
 	if err != nil {
 		t.Fatalf("15 filters in a group and page_size 150 are Intercom's limits, not over them: %v", err)
 	}
@@ -232,7 +232,7 @@ func TestSearchTicketsPageTokens(t *testing.T) {
 		}
 		return &upstream.TicketPage{Tickets: []upstream.Ticket{{ID: "2"}}, TotalCount: 2}
 	}}
-	svc := service.NewTicketService(api)
+	svc := service.NewTicketService(service.Single("default", api))
 	q := filter(fOpen, opEq, boolean(true))
 	first, err := svc.SearchTickets(context.Background(), &gatewayv1.SearchTicketsRequest{Query: q, PageSize: 1})
 	if err != nil {
@@ -271,7 +271,7 @@ func TestSearchTicketsRefusesForeignTokens(t *testing.T) {
 	api := &recordingAPI{page: func(upstream.SearchParams) *upstream.TicketPage {
 		return &upstream.TicketPage{Tickets: []upstream.Ticket{{ID: "1"}}, NextStartingAfter: "WzE3XQ=="}
 	}}
-	svc := service.NewTicketService(api)
+	svc := service.NewTicketService(service.Single("default", api))
 	q := filter(fOpen, opEq, boolean(true))
 	first, err := svc.SearchTickets(context.Background(), &gatewayv1.SearchTicketsRequest{Query: q})
 	if err != nil {
@@ -306,7 +306,7 @@ func TestSearchTicketsRefusesForeignTokens(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			api := &recordingAPI{}
-			_, err := service.NewTicketService(api).SearchTickets(context.Background(), &gatewayv1.SearchTicketsRequest{Query: q, PageToken: tt.token})
+			_, err := service.NewTicketService(service.Single("default", api)).SearchTickets(context.Background(), &gatewayv1.SearchTicketsRequest{Query: q, PageToken: tt.token})
 			assertViolation(t, err, "page_token")
 			if n := api.callCount(); n != 0 {
 				t.Errorf("Intercom was called %d times", n)
@@ -369,7 +369,7 @@ func TestStreamSearchTickets(t *testing.T) {
 			t.Parallel()
 			api := &recordingAPI{page: tt.page}
 			stream := &searchStream{}
-			err := service.NewTicketService(api).StreamSearchTickets(&gatewayv1.StreamSearchTicketsRequest{Query: filter(fOpen, opEq, boolean(true)), PageSize: tt.pageSize}, stream)
+			err := service.NewTicketService(service.Single("default", api)).StreamSearchTickets(&gatewayv1.StreamSearchTicketsRequest{Query: filter(fOpen, opEq, boolean(true)), PageSize: tt.pageSize}, stream)
 			if status.Code(err) != tt.wantCode {
 				t.Fatalf("err = %v, want code %v", err, tt.wantCode)
 			}
@@ -393,7 +393,7 @@ func TestStreamSearchTickets(t *testing.T) {
 func TestStreamSearchTicketsValidates(t *testing.T) {
 	t.Parallel()
 	api := &recordingAPI{}
-	err := service.NewTicketService(api).StreamSearchTickets(&gatewayv1.StreamSearchTicketsRequest{Query: filter(fOpen, opEq, str("yes")), PageSize: 151}, &searchStream{})
+	err := service.NewTicketService(service.Single("default", api)).StreamSearchTickets(&gatewayv1.StreamSearchTicketsRequest{Query: filter(fOpen, opEq, str("yes")), PageSize: 151}, &searchStream{})
 	assertViolation(t, err, "query.filter.value")
 	assertViolation(t, err, "page_size")
 	if n := api.callCount(); n != 0 {

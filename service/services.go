@@ -42,36 +42,38 @@ func buildOptions(opts []Option) options {
 // TicketService implements gatewayv1.TicketServiceServer.
 type TicketService struct {
 	gatewayv1.UnimplementedTicketServiceServer
-	api  TicketAPI
-	opts options
+	backends Backends
+	opts     options
 }
 
-// NewTicketService returns a TicketService that calls Intercom through api.
-func NewTicketService(api TicketAPI, opts ...Option) *TicketService {
-	return &TicketService{api: api, opts: buildOptions(opts)}
+// NewTicketService returns a TicketService that calls Intercom through the
+// Backend of each call.
+func NewTicketService(b Backends, opts ...Option) *TicketService {
+	return &TicketService{backends: b, opts: buildOptions(opts)}
 }
 
 // TicketTypeService implements gatewayv1.TicketTypeServiceServer.
 type TicketTypeService struct {
 	gatewayv1.UnimplementedTicketTypeServiceServer
-	api  TicketTypeAPI
-	opts options
+	backends Backends
+	opts     options
 }
 
 // NewTicketTypeService returns a TicketTypeService that calls Intercom
-// through api.
-func NewTicketTypeService(api TicketTypeAPI, opts ...Option) *TicketTypeService {
-	return &TicketTypeService{api: api, opts: buildOptions(opts)}
+// through the Backend of each call.
+func NewTicketTypeService(b Backends, opts ...Option) *TicketTypeService {
+	return &TicketTypeService{backends: b, opts: buildOptions(opts)}
 }
 
 // TagService implements gatewayv1.TagServiceServer.
 type TagService struct {
 	gatewayv1.UnimplementedTagServiceServer
-	api  TagAPI
-	opts options
+	backends Backends
+	opts     options
 }
 
-// NewTagService returns a TagService that calls Intercom through api.
-func NewTagService(api TagAPI, opts ...Option) *TagService {
-	return &TagService{api: api, opts: buildOptions(opts)}
+// NewTagService returns a TagService that calls Intercom through the Backend
+// of each call.
+func NewTagService(b Backends, opts ...Option) *TagService {
+	return &TagService{backends: b, opts: buildOptions(opts)}
 }

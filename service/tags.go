@@ -18,7 +18,7 @@ func (v *violations) tagName(field, name string) {
 
 // ListTags implements gatewayv1.TagServiceServer.
 func (s *TagService) ListTags(ctx context.Context, _ *gatewayv1.ListTagsRequest) (*gatewayv1.ListTagsResponse, error) {
-	return run(nil, func() ([]upstream.Tag, error) { return s.api.ListTags(ctx) },
+	return run(ctx, s.backends, nil, func(b Backend) ([]upstream.Tag, error) { return b.Tags.ListTags(ctx) },
 		func(tags []upstream.Tag) *gatewayv1.ListTagsResponse {
 			return &gatewayv1.ListTagsResponse{Tags: tagsToProto(tags)}
 		})
@@ -28,7 +28,7 @@ func (s *TagService) ListTags(ctx context.Context, _ *gatewayv1.ListTagsRequest)
 func (s *TagService) GetTag(ctx context.Context, req *gatewayv1.GetTagRequest) (*gatewayv1.GetTagResponse, error) {
 	var v violations
 	v.id("tag_id", req.GetTagId())
-	return run(v, func() (*upstream.Tag, error) { return s.api.GetTag(ctx, req.GetTagId()) },
+	return run(ctx, s.backends, v, func(b Backend) (*upstream.Tag, error) { return b.Tags.GetTag(ctx, req.GetTagId()) },
 		func(t *upstream.Tag) *gatewayv1.GetTagResponse { return &gatewayv1.GetTagResponse{Tag: tagToProto(t)} })
 }
 
@@ -36,7 +36,7 @@ func (s *TagService) GetTag(ctx context.Context, req *gatewayv1.GetTagRequest) (
 func (s *TagService) CreateTag(ctx context.Context, req *gatewayv1.CreateTagRequest) (*gatewayv1.CreateTagResponse, error) {
 	var v violations
 	v.tagName("name", req.GetName())
-	return run(v, func() (*upstream.Tag, error) { return s.api.CreateTag(ctx, req.GetName()) },
+	return run(ctx, s.backends, v, func(b Backend) (*upstream.Tag, error) { return b.Tags.CreateTag(ctx, req.GetName()) },
 		func(t *upstream.Tag) *gatewayv1.CreateTagResponse {
 			return &gatewayv1.CreateTagResponse{Tag: tagToProto(t)}
 		})
@@ -48,7 +48,7 @@ func (s *TagService) UpdateTag(ctx context.Context, req *gatewayv1.UpdateTagRequ
 	var v violations
 	v.id("tag_id", req.GetTagId())
 	v.tagName("name", req.GetName())
-	return run(v, func() (*upstream.Tag, error) { return s.api.RenameTag(ctx, req.GetTagId(), req.GetName()) },
+	return run(ctx, s.backends, v, func(b Backend) (*upstream.Tag, error) { return b.Tags.RenameTag(ctx, req.GetTagId(), req.GetName()) },
 		func(t *upstream.Tag) *gatewayv1.UpdateTagResponse {
 			return &gatewayv1.UpdateTagResponse{Tag: tagToProto(t)}
 		})
@@ -58,7 +58,7 @@ func (s *TagService) UpdateTag(ctx context.Context, req *gatewayv1.UpdateTagRequ
 func (s *TagService) DeleteTag(ctx context.Context, req *gatewayv1.DeleteTagRequest) (*gatewayv1.DeleteTagResponse, error) {
 	var v violations
 	v.id("tag_id", req.GetTagId())
-	return run(v, func() (struct{}, error) { return struct{}{}, s.api.DeleteTag(ctx, req.GetTagId()) },
+	return run(ctx, s.backends, v, func(b Backend) (struct{}, error) { return struct{}{}, b.Tags.DeleteTag(ctx, req.GetTagId()) },
 		func(struct{}) *gatewayv1.DeleteTagResponse { return &gatewayv1.DeleteTagResponse{} })
 }
 
@@ -67,7 +67,9 @@ func (s *TagService) TagContact(ctx context.Context, req *gatewayv1.TagContactRe
 	var v violations
 	v.id("contact_id", req.GetContactId())
 	v.id("tag_id", req.GetTagId())
-	return run(v, func() (*upstream.Tag, error) { return s.api.TagContact(ctx, req.GetContactId(), req.GetTagId()) },
+	return run(ctx, s.backends, v, func(b Backend) (*upstream.Tag, error) {
+		return b.Tags.TagContact(ctx, req.GetContactId(), req.GetTagId())
+	},
 		func(t *upstream.Tag) *gatewayv1.TagContactResponse {
 			return &gatewayv1.TagContactResponse{Tag: tagToProto(t)}
 		})
@@ -78,7 +80,9 @@ func (s *TagService) UntagContact(ctx context.Context, req *gatewayv1.UntagConta
 	var v violations
 	v.id("contact_id", req.GetContactId())
 	v.id("tag_id", req.GetTagId())
-	return run(v, func() (*upstream.Tag, error) { return s.api.UntagContact(ctx, req.GetContactId(), req.GetTagId()) },
+	return run(ctx, s.backends, v, func(b Backend) (*upstream.Tag, error) {
+		return b.Tags.UntagContact(ctx, req.GetContactId(), req.GetTagId())
+	},
 		func(t *upstream.Tag) *gatewayv1.UntagContactResponse {
 			return &gatewayv1.UntagContactResponse{Tag: tagToProto(t)}
 		})
@@ -88,7 +92,7 @@ func (s *TagService) UntagContact(ctx context.Context, req *gatewayv1.UntagConta
 func (s *TagService) ListContactTags(ctx context.Context, req *gatewayv1.ListContactTagsRequest) (*gatewayv1.ListContactTagsResponse, error) {
 	var v violations
 	v.id("contact_id", req.GetContactId())
-	return run(v, func() ([]upstream.Tag, error) { return s.api.ListContactTags(ctx, req.GetContactId()) },
+	return run(ctx, s.backends, v, func(b Backend) ([]upstream.Tag, error) { return b.Tags.ListContactTags(ctx, req.GetContactId()) },
 		func(tags []upstream.Tag) *gatewayv1.ListContactTagsResponse {
 			return &gatewayv1.ListContactTagsResponse{Tags: tagsToProto(tags)}
 		})
@@ -98,8 +102,8 @@ func (s *TagService) ListContactTags(ctx context.Context, req *gatewayv1.ListCon
 // conversations need the acting admin (2.11.yaml attachTagToConversation).
 func (s *TagService) TagConversation(ctx context.Context, req *gatewayv1.TagConversationRequest) (*gatewayv1.TagConversationResponse, error) {
 	v := conversationTagViolations(req.GetConversationId(), req.GetTagId(), req.GetAdminId())
-	return run(v, func() (*upstream.Tag, error) {
-		return s.api.TagConversation(ctx, req.GetConversationId(), req.GetTagId(), req.GetAdminId())
+	return run(ctx, s.backends, v, func(b Backend) (*upstream.Tag, error) {
+		return b.Tags.TagConversation(ctx, req.GetConversationId(), req.GetTagId(), req.GetAdminId())
 	}, func(t *upstream.Tag) *gatewayv1.TagConversationResponse {
 		return &gatewayv1.TagConversationResponse{Tag: tagToProto(t)}
 	})
@@ -108,8 +112,8 @@ func (s *TagService) TagConversation(ctx context.Context, req *gatewayv1.TagConv
 // UntagConversation implements gatewayv1.TagServiceServer.
 func (s *TagService) UntagConversation(ctx context.Context, req *gatewayv1.UntagConversationRequest) (*gatewayv1.UntagConversationResponse, error) {
 	v := conversationTagViolations(req.GetConversationId(), req.GetTagId(), req.GetAdminId())
-	return run(v, func() (*upstream.Tag, error) {
-		return s.api.UntagConversation(ctx, req.GetConversationId(), req.GetTagId(), req.GetAdminId())
+	return run(ctx, s.backends, v, func(b Backend) (*upstream.Tag, error) {
+		return b.Tags.UntagConversation(ctx, req.GetConversationId(), req.GetTagId(), req.GetAdminId())
 	}, func(t *upstream.Tag) *gatewayv1.UntagConversationResponse {
 		return &gatewayv1.UntagConversationResponse{Tag: tagToProto(t)}
 	})
@@ -154,7 +158,7 @@ func (s *TagService) TagCompanies(ctx context.Context, req *gatewayv1.TagCompani
 	var v violations
 	v.tagName("name", req.GetName())
 	refs := companyRefs(&v, req.GetCompanies(), false)
-	return run(v, func() (*upstream.Tag, error) { return s.api.TagCompanies(ctx, req.GetName(), refs) },
+	return run(ctx, s.backends, v, func(b Backend) (*upstream.Tag, error) { return b.Tags.TagCompanies(ctx, req.GetName(), refs) },
 		func(t *upstream.Tag) *gatewayv1.TagCompaniesResponse {
 			return &gatewayv1.TagCompaniesResponse{Tag: tagToProto(t)}
 		})
@@ -165,7 +169,7 @@ func (s *TagService) UntagCompanies(ctx context.Context, req *gatewayv1.UntagCom
 	var v violations
 	v.tagName("name", req.GetName())
 	refs := companyRefs(&v, req.GetCompanies(), true)
-	return run(v, func() (*upstream.Tag, error) { return s.api.UntagCompanies(ctx, req.GetName(), refs) },
+	return run(ctx, s.backends, v, func(b Backend) (*upstream.Tag, error) { return b.Tags.UntagCompanies(ctx, req.GetName(), refs) },
 		func(t *upstream.Tag) *gatewayv1.UntagCompaniesResponse {
 			return &gatewayv1.UntagCompaniesResponse{Tag: tagToProto(t)}
 		})

@@ -11,7 +11,11 @@ import (
 
 // ListTicketTypes implements gatewayv1.TicketTypeServiceServer.
 func (s *TicketTypeService) ListTicketTypes(ctx context.Context, _ *gatewayv1.ListTicketTypesRequest) (*gatewayv1.ListTicketTypesResponse, error) {
-	types, err := s.api.ListTicketTypes(ctx)
+	b, err := s.backends.Backend(ctx)
+	if err != nil {
+		return nil, err
+	}
+	types, err := b.TicketTypes.ListTicketTypes(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -26,7 +30,9 @@ func (s *TicketTypeService) ListTicketTypes(ctx context.Context, _ *gatewayv1.Li
 func (s *TicketTypeService) GetTicketType(ctx context.Context, req *gatewayv1.GetTicketTypeRequest) (*gatewayv1.GetTicketTypeResponse, error) {
 	var v violations
 	v.id("ticket_type_id", req.GetTicketTypeId())
-	return run(v, func() (*upstream.TicketType, error) { return s.api.GetTicketType(ctx, req.GetTicketTypeId()) },
+	return run(ctx, s.backends, v, func(b Backend) (*upstream.TicketType, error) {
+		return b.TicketTypes.GetTicketType(ctx, req.GetTicketTypeId())
+	},
 		func(t *upstream.TicketType) *gatewayv1.GetTicketTypeResponse {
 			return &gatewayv1.GetTicketTypeResponse{TicketType: ticketTypeToProto(t)}
 		})
@@ -57,7 +63,7 @@ func (s *TicketTypeService) CreateTicketType(ctx context.Context, req *gatewayv1
 	if req.GetCategory() != gatewayv1.TicketCategory_TICKET_CATEGORY_UNSPECIFIED {
 		p.Category = category(&v, "category", req.GetCategory())
 	}
-	return run(v, func() (*upstream.TicketType, error) { return s.api.CreateTicketType(ctx, p) },
+	return run(ctx, s.backends, v, func(b Backend) (*upstream.TicketType, error) { return b.TicketTypes.CreateTicketType(ctx, p) },
 		func(t *upstream.TicketType) *gatewayv1.CreateTicketTypeResponse {
 			return &gatewayv1.CreateTicketTypeResponse{TicketType: ticketTypeToProto(t)}
 		})
@@ -84,7 +90,9 @@ func (s *TicketTypeService) UpdateTicketType(ctx context.Context, req *gatewayv1
 	if req.Name == nil && req.Description == nil && req.Category == nil && req.Icon == nil && req.Archived == nil && req.IsInternal == nil {
 		v.add("ticket_type_id", "the request changes nothing: set at least one field to update")
 	}
-	return run(v, func() (*upstream.TicketType, error) { return s.api.UpdateTicketType(ctx, req.GetTicketTypeId(), p) },
+	return run(ctx, s.backends, v, func(b Backend) (*upstream.TicketType, error) {
+		return b.TicketTypes.UpdateTicketType(ctx, req.GetTicketTypeId(), p)
+	},
 		func(t *upstream.TicketType) *gatewayv1.UpdateTicketTypeResponse {
 			return &gatewayv1.UpdateTicketTypeResponse{TicketType: ticketTypeToProto(t)}
 		})
@@ -141,7 +149,11 @@ func (s *TicketTypeService) CreateTicketTypeAttribute(ctx context.Context, req *
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	a, err := s.api.CreateTicketTypeAttribute(ctx, req.GetTicketTypeId(), upstream.CreateAttributeParams{
+	b, err := s.backends.Backend(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, err := b.TicketTypes.CreateTicketTypeAttribute(ctx, req.GetTicketTypeId(), upstream.CreateAttributeParams{
 		Name:                        req.GetName(),
 		Description:                 req.GetDescription(),
 		DataType:                    dt,
@@ -176,7 +188,11 @@ func (s *TicketTypeService) UpdateTicketTypeAttribute(ctx context.Context, req *
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	a, err := s.api.UpdateTicketTypeAttribute(ctx, req.GetTicketTypeId(), req.GetAttributeId(), upstream.UpdateAttributeParams{
+	b, err := s.backends.Backend(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, err := b.TicketTypes.UpdateTicketTypeAttribute(ctx, req.GetTicketTypeId(), req.GetAttributeId(), upstream.UpdateAttributeParams{
 		Name:                        req.Name,
 		Description:                 req.Description,
 		RequiredToCreate:            req.RequiredToCreate,
@@ -196,7 +212,11 @@ func (s *TicketTypeService) UpdateTicketTypeAttribute(ctx context.Context, req *
 
 // ListTicketStates implements gatewayv1.TicketTypeServiceServer.
 func (s *TicketTypeService) ListTicketStates(ctx context.Context, _ *gatewayv1.ListTicketStatesRequest) (*gatewayv1.ListTicketStatesResponse, error) {
-	states, err := s.api.ListTicketStates(ctx)
+	b, err := s.backends.Backend(ctx)
+	if err != nil {
+		return nil, err
+	}
+	states, err := b.TicketTypes.ListTicketStates(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -88,6 +88,10 @@ func (s *TicketService) CreateTicket(ctx context.Context, req *gatewayv1.CreateT
 		return nil, err
 	}
 
+	b, err := s.backends.Backend(ctx)
+	if err != nil {
+		return nil, err
+	}
 	params := upstream.CreateTicketParams{
 		TicketTypeID:      req.GetTicketTypeId(),
 		Contacts:          contacts,
@@ -99,7 +103,7 @@ func (s *TicketService) CreateTicket(ctx context.Context, req *gatewayv1.CreateT
 		SkipNotifications: req.GetSkipNotifications(),
 	}
 	create := func(ctx context.Context) (*gatewayv1.Ticket, error) {
-		t, err := s.api.CreateTicket(ctx, params)
+		t, err := b.Tickets.CreateTicket(ctx, params)
 		if err != nil {
 			return nil, err
 		}
@@ -115,7 +119,7 @@ func (s *TicketService) CreateTicket(ctx context.Context, req *gatewayv1.CreateT
 
 	// With a request_id, a retry returns the ticket of the first attempt
 	// instead of creating a second one (AIP-155).
-	raw, err := s.opts.idempotency.Do(ctx, "CreateTicket/"+req.GetRequestId(), func(ctx context.Context) ([]byte, error) {
+	raw, err := s.opts.idempotency.Do(ctx, b.Key("CreateTicket", req.GetRequestId()), func(ctx context.Context) ([]byte, error) {
 		t, err := create(ctx)
 		if err != nil {
 			return nil, err
@@ -146,7 +150,7 @@ func validateAttributeKeys[V any](v *violations, field string, attrs map[string]
 func (s *TicketService) GetTicket(ctx context.Context, req *gatewayv1.GetTicketRequest) (*gatewayv1.GetTicketResponse, error) {
 	var v violations
 	v.id("ticket_id", req.GetTicketId())
-	return run(v, func() (*upstream.Ticket, error) { return s.api.GetTicket(ctx, req.GetTicketId()) },
+	return run(ctx, s.backends, v, func(b Backend) (*upstream.Ticket, error) { return b.Tickets.GetTicket(ctx, req.GetTicketId()) },
 		func(t *upstream.Ticket) *gatewayv1.GetTicketResponse {
 			return &gatewayv1.GetTicketResponse{Ticket: ticketToProto(t)}
 		})
@@ -212,7 +216,7 @@ func (s *TicketService) UpdateTicket(ctx context.Context, req *gatewayv1.UpdateT
 		req.CompanyId == nil && req.SkipNotifications == nil {
 		v.add("ticket_id", "the request changes nothing: set at least one field to update")
 	}
-	return run(v, func() (*upstream.Ticket, error) { return s.api.UpdateTicket(ctx, req.GetTicketId(), p) },
+	return run(ctx, s.backends, v, func(b Backend) (*upstream.Ticket, error) { return b.Tickets.UpdateTicket(ctx, req.GetTicketId(), p) },
 		func(t *upstream.Ticket) *gatewayv1.UpdateTicketResponse {
 			return &gatewayv1.UpdateTicketResponse{Ticket: ticketToProto(t)}
 		})
@@ -222,7 +226,9 @@ func (s *TicketService) UpdateTicket(ctx context.Context, req *gatewayv1.UpdateT
 func (s *TicketService) DeleteTicket(ctx context.Context, req *gatewayv1.DeleteTicketRequest) (*gatewayv1.DeleteTicketResponse, error) {
 	var v violations
 	v.id("ticket_id", req.GetTicketId())
-	return run(v, func() (*upstream.DeletedTicket, error) { return s.api.DeleteTicket(ctx, req.GetTicketId()) },
+	return run(ctx, s.backends, v, func(b Backend) (*upstream.DeletedTicket, error) {
+		return b.Tickets.DeleteTicket(ctx, req.GetTicketId())
+	},
 		func(d *upstream.DeletedTicket) *gatewayv1.DeleteTicketResponse {
 			id := d.ID
 			if id == "" {
@@ -313,7 +319,9 @@ func (s *TicketService) ReplyToTicket(ctx context.Context, req *gatewayv1.ReplyT
 	if ts := req.GetCreateTime(); ts != nil && ts.CheckValid() != nil {
 		v.add("create_time", "is not a valid time")
 	}
-	return run(v, func() (*upstream.TicketPart, error) { return s.api.ReplyToTicket(ctx, req.GetTicketId(), p) },
+	return run(ctx, s.backends, v, func(b Backend) (*upstream.TicketPart, error) {
+		return b.Tickets.ReplyToTicket(ctx, req.GetTicketId(), p)
+	},
 		func(part *upstream.TicketPart) *gatewayv1.ReplyToTicketResponse {
 			return &gatewayv1.ReplyToTicketResponse{TicketPart: partToProto(part)}
 		})
@@ -322,8 +330,8 @@ func (s *TicketService) ReplyToTicket(ctx context.Context, req *gatewayv1.ReplyT
 // AttachTag implements gatewayv1.TicketServiceServer.
 func (s *TicketService) AttachTag(ctx context.Context, req *gatewayv1.AttachTagRequest) (*gatewayv1.AttachTagResponse, error) {
 	v := ticketTagViolations(req.GetTicketId(), req.GetTagId(), req.GetAdminId())
-	return run(v, func() (*upstream.Tag, error) {
-		return s.api.AttachTagToTicket(ctx, req.GetTicketId(), req.GetTagId(), req.GetAdminId())
+	return run(ctx, s.backends, v, func(b Backend) (*upstream.Tag, error) {
+		return b.Tickets.AttachTagToTicket(ctx, req.GetTicketId(), req.GetTagId(), req.GetAdminId())
 	}, func(t *upstream.Tag) *gatewayv1.AttachTagResponse {
 		return &gatewayv1.AttachTagResponse{Tag: tagToProto(t)}
 	})
@@ -332,8 +340,8 @@ func (s *TicketService) AttachTag(ctx context.Context, req *gatewayv1.AttachTagR
 // DetachTag implements gatewayv1.TicketServiceServer.
 func (s *TicketService) DetachTag(ctx context.Context, req *gatewayv1.DetachTagRequest) (*gatewayv1.DetachTagResponse, error) {
 	v := ticketTagViolations(req.GetTicketId(), req.GetTagId(), req.GetAdminId())
-	return run(v, func() (*upstream.Tag, error) {
-		return s.api.DetachTagFromTicket(ctx, req.GetTicketId(), req.GetTagId(), req.GetAdminId())
+	return run(ctx, s.backends, v, func(b Backend) (*upstream.Tag, error) {
+		return b.Tickets.DetachTagFromTicket(ctx, req.GetTicketId(), req.GetTagId(), req.GetAdminId())
 	}, func(t *upstream.Tag) *gatewayv1.DetachTagResponse {
 		return &gatewayv1.DetachTagResponse{Tag: tagToProto(t)}
 	})
@@ -376,7 +384,11 @@ func (s *TicketService) SearchTickets(ctx context.Context, req *gatewayv1.Search
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	page, err := s.api.SearchTickets(ctx, upstream.SearchParams{Query: q, PerPage: int(size), StartingAfter: cursor})
+	b, err := s.backends.Backend(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := b.Tickets.SearchTickets(ctx, upstream.SearchParams{Query: q, PerPage: int(size), StartingAfter: cursor})
 	if err != nil {
 		return nil, err
 	}
@@ -401,10 +413,14 @@ func (s *TicketService) StreamSearchTickets(req *gatewayv1.StreamSearchTicketsRe
 		return err
 	}
 	ctx := stream.Context()
+	b, err := s.backends.Backend(ctx)
+	if err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	cursor := ""
 	for {
-		page, err := s.api.SearchTickets(ctx, upstream.SearchParams{Query: q, PerPage: int(size), StartingAfter: cursor})
+		page, err := b.Tickets.SearchTickets(ctx, upstream.SearchParams{Query: q, PerPage: int(size), StartingAfter: cursor})
 		if err != nil {
 			return err
 		}

@@ -260,7 +260,7 @@ func TestTicketRequestValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			api := &recordingAPI{}
-			assertViolation(t, tt.call(service.NewTicketService(api)), tt.wantField)
+			assertViolation(t, tt.call(service.NewTicketService(service.Single("default", api))), tt.wantField)
 			if n := api.callCount(); n != 0 {
 				t.Errorf("Intercom was called %d times for an invalid request", n)
 			}
@@ -274,7 +274,7 @@ func badTime() *timestamppb.Timestamp { return &timestamppb.Timestamp{Seconds: 1
 func TestCreateTicketRequestIDPreventsDuplicates(t *testing.T) {
 	t.Parallel()
 	api := &recordingAPI{block: make(chan struct{})}
-	svc := service.NewTicketService(api)
+	svc := service.NewTicketService(service.Single("default", api))
 
 	// Five concurrent retries of the same create, then one more later.
 	var wg sync.WaitGroup
@@ -425,7 +425,7 @@ func TestTicketRequestsReachIntercom(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			api := &recordingAPI{}
-			if err := tt.call(context.Background(), service.NewTicketService(api)); err != nil {
+			if err := tt.call(context.Background(), service.NewTicketService(service.Single("default", api))); err != nil {
 				t.Fatalf("call: %v", err)
 			}
 			calls, args := api.recorded()

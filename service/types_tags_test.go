@@ -134,7 +134,7 @@ func TestTicketTypeAndTagValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			api := &recordingAPI{}
-			err := tt.call(services{types: service.NewTicketTypeService(api), tags: service.NewTagService(api)})
+			err := tt.call(services{types: service.NewTicketTypeService(service.Single("default", api)), tags: service.NewTagService(service.Single("default", api))})
 			assertViolation(t, err, tt.wantField)
 			if n := api.callCount(); n != 0 {
 				t.Errorf("Intercom was called %d times for an invalid request", n)
@@ -188,7 +188,7 @@ func TestTicketTypeAndTagRequestsReachIntercom(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			api := &recordingAPI{}
-			if err := tt.call(service.NewTicketTypeService(api), service.NewTagService(api)); err != nil {
+			if err := tt.call(service.NewTicketTypeService(service.Single("default", api)), service.NewTagService(service.Single("default", api))); err != nil {
 				t.Fatal(err)
 			}
 			calls, args := api.recorded()

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -51,15 +52,19 @@ func mustWithDetails(st *status.Status, details ...protoadaptMessage) *status.St
 }
 
 // run is the shape of every simple handler: refuse the request when v holds
-// violations, so nothing invalid reaches Intercom; otherwise make the one
-// Intercom call and convert its answer. Errors pass through unchanged to the
-// error interceptor.
-func run[U any, R any](v violations, call func() (U, error), convert func(U) R) (R, error) {
+// violations, so nothing invalid reaches Intercom; otherwise find the call's
+// Backend, make the one Intercom call and convert its answer. Errors pass
+// through unchanged to the error interceptor.
+func run[U any, R any](ctx context.Context, bs Backends, v violations, call func(Backend) (U, error), convert func(U) R) (R, error) {
 	var zero R
 	if err := v.err(); err != nil {
 		return zero, err
 	}
-	u, err := call()
+	b, err := bs.Backend(ctx)
+	if err != nil {
+		return zero, err
+	}
+	u, err := call(b)
 	if err != nil {
 		return zero, err
 	}

@@ -111,10 +111,13 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		return fmt.Errorf("config: %w", err)
 	}
 	svcLog := service.WithLogger(log)
+	// Today's env configuration is one workspace; the workspace registry
+	// replaces Single when several are configured.
+	backends := service.Single("default", client)
 	svcs := server.Services{
-		Tickets:     service.NewTicketService(client, svcLog),
-		TicketTypes: service.NewTicketTypeService(client, svcLog),
-		Tags:        service.NewTagService(client, svcLog),
+		Tickets:     service.NewTicketService(backends, svcLog),
+		TicketTypes: service.NewTicketTypeService(backends, svcLog),
+		Tags:        service.NewTagService(backends, svcLog),
 	}
 	srv, err := server.New(server.Config{ShutdownGrace: cfg.Listen.ShutdownGrace}, svcs,
 		append(serverOpts, server.WithLogger(log))...)
