@@ -159,7 +159,7 @@ func compileFilter(f *gatewayv1.TicketFilter, path string, v *violations) upstre
 	}
 	name := field.name
 	if field.kind == kindAttribute {
-		if !validID(f.GetAttributeId()) {
+		if !upstream.ValidID(f.GetAttributeId()) {
 			v.add(path+".attribute_id", "is required for TICKET_SEARCH_FIELD_TICKET_ATTRIBUTE and must be an attribute id")
 		}
 		name = "ticket_attribute." + f.GetAttributeId()

@@ -4,15 +4,26 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
 	"github.com/intercom-gateway/intercom-gateway/upstream"
 )
 
-// tagName records a violation for a blank tag name.
+// MaxTagNameLength is the longest tag name the gateway accepts, in
+// characters. Intercom publishes no limit (2.11.yaml
+// create_or_update_tag_request.name has no maxLength); tag names are short
+// labels shown in Intercom's inbox, and a bound keeps a 1 MB name from being
+// forwarded and stored.
+const MaxTagNameLength = 255
+
+// tagName records a violation for a blank or overlong tag name.
 func (v *violations) tagName(field, name string) {
-	if strings.TrimSpace(name) == "" {
+	switch {
+	case strings.TrimSpace(name) == "":
 		v.add(field, "is required")
+	case utf8.RuneCountInString(name) > MaxTagNameLength:
+		v.add(field, fmt.Sprintf("is longer than %d characters", MaxTagNameLength))
 	}
 }
 
@@ -143,10 +154,12 @@ func companyRefs(v *violations, companies []*gatewayv1.CompanyIdentifier, requir
 			if strings.TrimSpace(c.GetCompanyId()) == "" {
 				v.add(field+".company_id", "is required to untag a company")
 			}
+			v.externalID(field+".company_id", c.GetCompanyId())
 		case c.GetId() == "" && strings.TrimSpace(c.GetCompanyId()) == "":
 			v.add(field, "needs id or company_id")
 		default:
 			v.optionalID(field+".id", c.GetId())
+			v.externalID(field+".company_id", c.GetCompanyId())
 		}
 		out = append(out, upstream.CompanyRef{ID: c.GetId(), CompanyID: c.GetCompanyId()})
 	}

@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -16,21 +17,32 @@ import (
 	"github.com/intercom-gateway/intercom-gateway/upstream"
 )
 
-// idPattern is what the gateway accepts as an Intercom id. Intercom ids are
-// numeric strings ("1295") or hex object ids ("6762f2d81bb69f9f2193bc54");
-// refusing anything else up front keeps path separators and query syntax
-// out of upstream URLs and gives the caller a clear error.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
-
-func validID(s string) bool { return idPattern.MatchString(s) }
-
-// id records a violation when a required id is missing or malformed.
+// id records a violation when a required id is missing or is not a plain
+// Intercom id. upstream.ValidID is the gateway's one id rule: every id that
+// goes into an Intercom path, and every id field of a request, passes it.
 func (v *violations) id(field, value string) {
 	switch {
 	case value == "":
 		v.add(field, "is required")
-	case !validID(value):
-		v.add(field, "is not a valid Intercom id (letters, digits, '_', '.', ':' and '-', at most 128)")
+	case !upstream.ValidID(value):
+		v.add(field, "is not a valid Intercom id ("+upstream.IDRule+")")
+	}
+}
+
+// maxExternalIDLength bounds ids that callers choose themselves (a contact's
+// external_id, a company's company_id). They travel in JSON bodies, never in
+// paths, so they need not pass the id rule; Intercom documents no limit, and
+// 255 characters is far above any real one.
+const maxExternalIDLength = 255
+
+// externalID records a violation when a caller-chosen id is too long or
+// holds control characters.
+func (v *violations) externalID(field, value string) {
+	switch {
+	case utf8.RuneCountInString(value) > maxExternalIDLength:
+		v.add(field, fmt.Sprintf("is longer than %d characters", maxExternalIDLength))
+	case strings.ContainsFunc(value, unicode.IsControl):
+		v.add(field, "must not contain control characters")
 	}
 }
 
@@ -66,6 +78,7 @@ func (s *TicketService) CreateTicket(ctx context.Context, req *gatewayv1.CreateT
 			if strings.TrimSpace(c.GetExternalId()) == "" {
 				v.add(field+".external_id", "must not be blank")
 			}
+			v.externalID(field+".external_id", c.GetExternalId())
 		case *gatewayv1.ContactIdentifier_Email:
 			if !strings.Contains(c.GetEmail(), "@") {
 				v.add(field+".email", "is not an email address")
@@ -75,6 +88,7 @@ func (s *TicketService) CreateTicket(ctx context.Context, req *gatewayv1.CreateT
 		}
 		contacts = append(contacts, upstream.ContactIdentifier{ID: c.GetId(), ExternalID: c.GetExternalId(), Email: c.GetEmail()})
 	}
+	v.optionalID("company_id", req.GetCompanyId())
 	v.optionalID("admin_assignee_id", req.GetAdminAssigneeId())
 	v.optionalID("team_assignee_id", req.GetTeamAssigneeId())
 	if ts := req.GetCreateTime(); ts != nil && ts.CheckValid() != nil {
@@ -276,6 +290,7 @@ func (s *TicketService) ReplyToTicket(ctx context.Context, req *gatewayv1.ReplyT
 			if strings.TrimSpace(p.UserID) == "" {
 				v.add("contact.user_id", "must not be blank")
 			}
+			v.externalID("contact.user_id", p.UserID)
 		case *gatewayv1.ContactReplyAuthor_Email:
 			p.Email = a.Contact.GetEmail()
 			if !strings.Contains(p.Email, "@") {

@@ -255,6 +255,30 @@ func TestTicketRequestValidation(t *testing.T) {
 			_, err := s.DetachTag(context.Background(), &gatewayv1.DetachTagRequest{TicketId: "1", AdminId: "2"})
 			return err
 		}, "tag_id"},
+		// Dot segments: behind a path-normalising hop these became DELETE /tags/9001 and
+		// DELETE /tickets/4002.
+		{"detach tag: ticket '..'", func(s *service.TicketService) error {
+			_, err := s.DetachTag(context.Background(), &gatewayv1.DetachTagRequest{TicketId: "..", TagId: "9001", AdminId: "2"})
+			return err
+		}, "ticket_id"},
+		{"detach tag: tag '..'", func(s *service.TicketService) error {
+			_, err := s.DetachTag(context.Background(), &gatewayv1.DetachTagRequest{TicketId: "4002", TagId: "..", AdminId: "2"})
+			return err
+		}, "tag_id"},
+		{"get: ticket '.'", func(s *service.TicketService) error {
+			_, err := s.GetTicket(context.Background(), &gatewayv1.GetTicketRequest{TicketId: "."})
+			return err
+		}, "ticket_id"},
+		{"create: company id with a slash", func(s *service.TicketService) error {
+			_, err := s.CreateTicket(context.Background(), with(func(r *gatewayv1.CreateTicketRequest) { r.CompanyId = "../x" }))
+			return err
+		}, "company_id"},
+		{"create: external id over 255 characters", func(s *service.TicketService) error {
+			_, err := s.CreateTicket(context.Background(), with(func(r *gatewayv1.CreateTicketRequest) {
+				r.Contacts = []*gatewayv1.ContactIdentifier{{Identifier: &gatewayv1.ContactIdentifier_ExternalId{ExternalId: strings.Repeat("x", 256)}}}
+			}))
+			return err
+		}, "contacts[0].external_id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -85,6 +86,18 @@ func TestTicketTypeAndTagValidation(t *testing.T) {
 			_, err := s.types.UpdateTicketTypeAttribute(ctx, &gatewayv1.UpdateTicketTypeAttributeRequest{TicketTypeId: "1", Archived: ptr(true)})
 			return err
 		}, "attribute_id"},
+		{"update attribute: attribute '..'", func(s services) error {
+			_, err := s.types.UpdateTicketTypeAttribute(ctx, &gatewayv1.UpdateTicketTypeAttributeRequest{TicketTypeId: "1", AttributeId: "..", Archived: ptr(true)})
+			return err
+		}, "attribute_id"},
+		{"create tag: name over 255 characters", func(s services) error {
+			_, err := s.tags.CreateTag(ctx, &gatewayv1.CreateTagRequest{Name: strings.Repeat("é", service.MaxTagNameLength+1)})
+			return err
+		}, "name"},
+		{"tag companies: company_id with a control character", func(s services) error {
+			_, err := s.tags.TagCompanies(ctx, &gatewayv1.TagCompaniesRequest{Name: "VIP", Companies: []*gatewayv1.CompanyIdentifier{{CompanyId: "a\nb"}}})
+			return err
+		}, "companies[0].company_id"},
 		{"create tag: no name", func(s services) error {
 			_, err := s.tags.CreateTag(ctx, &gatewayv1.CreateTagRequest{})
 			return err

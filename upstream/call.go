@@ -30,17 +30,27 @@ type call struct {
 	readOnly bool
 }
 
-// pathf builds a path from a format and ids, escaping each id and rejecting empty ones: an empty id
-// would silently address another endpoint (/tickets/ instead of /tickets/{id}).
+// pathf builds a path from a format and ids, refusing any id that is not a plain segment (ValidID):
+// an empty id would address another endpoint (/tickets/ instead of /tickets/{id}), and "." or ".."
+// would do the same once anything on the way normalises the path.
 func pathf(format string, ids ...string) (string, error) {
 	args := make([]any, len(ids))
 	for i, id := range ids {
-		if strings.TrimSpace(id) == "" {
-			return "", invalidf("empty id in %s", format)
+		if !ValidID(id) {
+			return "", invalidf("id %q in %s is not a plain Intercom id (%s)", truncate(id, 40), format, IDRule)
 		}
+		// ValidID's alphabet needs no escaping; PathEscape stays as a second guard.
 		args[i] = url.PathEscape(id)
 	}
 	return fmt.Sprintf(format, args...), nil
+}
+
+// truncate shortens s for an error message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // do sends c and decodes the answer. Every call carries the caller's context; when it has no deadline

@@ -199,6 +199,24 @@ func TestRejectedBeforeSending(t *testing.T) {
 		}, upstream.ErrInvalidArgument},
 		{"empty ticket id", v211, func(ctx context.Context, c *upstream.Client) error { return ignore(c.GetTicket(ctx, "")) }, upstream.ErrInvalidArgument},
 		{"empty tag id in a path", v211, func(ctx context.Context, c *upstream.Client) error { return ignore(c.UntagContact(ctx, "c1", " ")) }, upstream.ErrInvalidArgument},
+		// Dot segments and separators: each would leave its endpoint once a proxy or path.Clean
+		// normalises the path (DELETE /tickets/4002/tags/.. is DELETE /tickets/4002).
+		{"detach tag '..' from a ticket", preview, func(ctx context.Context, c *upstream.Client) error {
+			return ignore(c.DetachTagFromTicket(ctx, "4002", "..", "1"))
+		}, upstream.ErrInvalidArgument},
+		{"detach a tag from ticket '..'", v211, func(ctx context.Context, c *upstream.Client) error {
+			return ignore(c.DetachTagFromTicket(ctx, "..", "9001", "1"))
+		}, upstream.ErrInvalidArgument},
+		{"update attribute '.'", v211, func(ctx context.Context, c *upstream.Client) error {
+			return ignore(c.UpdateTicketTypeAttribute(ctx, "1", ".", upstream.UpdateAttributeParams{Archived: ptr(true)}))
+		}, upstream.ErrInvalidArgument},
+		{"contact id with a slash", v211, func(ctx context.Context, c *upstream.Client) error {
+			return ignore(c.ListContactTags(ctx, "a/../b"))
+		}, upstream.ErrInvalidArgument},
+		{"escaped dot segment", v211, func(ctx context.Context, c *upstream.Client) error { return ignore(c.GetTag(ctx, "%2e%2e")) }, upstream.ErrInvalidArgument},
+		{"id over 128 characters", v211, func(ctx context.Context, c *upstream.Client) error {
+			return ignore(c.GetTicket(ctx, strings.Repeat("1", 129)))
+		}, upstream.ErrInvalidArgument},
 		{"contact with two identifiers", v211, func(ctx context.Context, c *upstream.Client) error {
 			return ignore(c.CreateTicket(ctx, upstream.CreateTicketParams{TicketTypeID: "1",
 				Contacts: []upstream.ContactIdentifier{{ID: "c", Email: "a@example.com"}}}))

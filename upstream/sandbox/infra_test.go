@@ -400,3 +400,46 @@ func TestListenAndServe(t *testing.T) {
 		t.Error("ListenAndServe on a bad address succeeded")
 	}
 }
+
+// TestDotSegmentsAreUnknownPaths: a path with a dot segment, or an empty one, names no operation.
+// ServeMux would match its cleaned form (GET /contacts/../tags as listTags); Intercom routes what it
+// is sent, so these get the unknown-path 404 and change nothing.
+func TestDotSegmentsAreUnknownPaths(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, tt := range []struct{ method, path, version string }{
+		{"GET", "/contacts/../tags", ""},
+		{"GET", "/contacts/%2e%2e/tags", ""},
+		{"GET", "/contacts/a%2F..%2Ftags", ""},
+		{"DELETE", "/tickets/../tags/" + sandbox.SeedTagVIP, ""},
+		{"DELETE", "/tickets/" + sandbox.SeedTicketExport + "/tags/..", "Preview"},
+		{"PUT", "/ticket_types/1/attributes/..", ""},
+		{"GET", "/tags/./" + sandbox.SeedTagVIP, ""},
+		{"GET", "//tags", ""},
+		{"GET", "/tickets/" + sandbox.SeedTicketLogin + "/", ""},
+	} {
+		var body any
+		if tt.method == "PUT" {
+			body = map[string]any{"archived": true}
+		}
+		r := e.do(tt.method, tt.path, tt.version, body)
+		if r.status != http.StatusNotFound || r.errorCode(t) != "not_found" {
+			t.Errorf("%s %s: status %d %s, want 404 not_found", tt.method, tt.path, r.status, r.body)
+		}
+	}
+	for _, rec := range e.srv.Requests() {
+		if rec.Route != "" {
+			t.Errorf("%s %s was routed as %s", rec.Method, rec.Path, rec.Route)
+		}
+	}
+	// Nothing was deleted or archived.
+	e.mustOK("GET", "/tags/"+sandbox.SeedTagVIP, "", nil)
+	e.mustOK("GET", "/tickets/"+sandbox.SeedTicketExport, "", nil)
+	var typ struct {
+		Archived bool `json:"archived"`
+	}
+	e.mustOK("GET", "/ticket_types/1", "", nil).decode(t, &typ)
+	if typ.Archived {
+		t.Error("ticket type 1 was archived")
+	}
+}

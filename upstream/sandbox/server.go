@@ -151,6 +151,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// and the path values that handlers read. Its handlers do nothing.
 	s.mux.ServeHTTP(discard{}, r)
 	rt, known := s.ops[r.Pattern]
+	if !plainPath(r.URL.Path) {
+		// ServeMux matched the cleaned path (GET /contacts/../tags as
+		// listTags). Intercom routes the path it was sent, so a dot segment
+		// names no operation: it gets the unknown-path answer.
+		rt, known = route{}, false
+	}
 
 	rec := RecordedRequest{
 		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(),
@@ -242,6 +248,20 @@ func bearer(r *http.Request) (string, bool) {
 	}
 	tok := strings.TrimSpace(h[len(p):])
 	return tok, tok != ""
+}
+
+// plainPath reports whether p (already percent-decoded, so %2e%2e counts as
+// "..") has no empty, "." or ".." segment after its leading slash.
+func plainPath(p string) bool {
+	if !strings.HasPrefix(p, "/") {
+		return false
+	}
+	for seg := range strings.SplitSeq(p[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // discard lets the ServeMux fill in r's path values without writing anything.
