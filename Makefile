@@ -72,8 +72,22 @@ test: ## Run every test.
 test-short: ## Run the fast tests only.
 	go test -short ./...
 
+# make bench BENCH_ARGS='-reps 5 -d 5s -rows gateway' passes flags to the
+# harness (go run ./internal/bench -h lists them).
+BENCH_ARGS ?=
 .PHONY: bench
-bench: ## Run the benchmarks (gateway vs direct upstream, same run).
+bench: ## Gateway vs bare proxy, sandbox and a fixed gRPC server: table + JSON in bench-results/.
+	go build -o $(BIN)/gateway ./cmd/gateway
+	go build -o $(BIN)/bench ./internal/bench
+	$(BIN)/bench run -gateway $(BIN)/gateway $(BENCH_ARGS)
+
+.PHONY: bench-compare
+bench-compare: ## Compare two bench JSON reports: make bench-compare OLD=a.json NEW=b.json
+	@test -n "$(OLD)" -a -n "$(NEW)" || { echo "usage: make bench-compare OLD=<old.json> NEW=<new.json>"; exit 2; }
+	go run ./internal/bench compare $(OLD) $(NEW)
+
+.PHONY: bench-go
+bench-go: ## Run the Go micro-benchmarks (in-process, for profiling).
 	go test -run '^$$' -bench . -benchmem ./...
 
 .PHONY: run

@@ -49,6 +49,9 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		s.ResetRequests()
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.HandleFunc("GET /__sandbox/stats", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Stats())
+	})
 	mux.HandleFunc("GET /__sandbox/faults", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.Faults())
 	})

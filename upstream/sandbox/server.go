@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +21,10 @@ type Server struct {
 	opts options
 	mux  *http.ServeMux
 	ops  map[string]route // by ServeMux pattern
+
+	// Counted without the lock, so that measuring does not add contention.
+	connections atomic.Int64
+	served      atomic.Int64
 
 	mu        sync.Mutex // guards everything below
 	ws        *workspace
@@ -144,6 +149,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAdmin(w, r)
 		return
 	}
+	s.served.Add(1)
 	start := s.opts.clock()
 	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
 	_ = r.Body.Close()
@@ -326,6 +332,29 @@ func (s *Server) ResetRequests() {
 	s.requests = nil
 }
 
+// Stats are running totals since the server was created.
+type Stats struct {
+	// Connections counts the TCP connections accepted by Serve (or by a
+	// server whose ConnState is the sandbox's ConnState).
+	Connections int64 `json:"connections"`
+	// Requests counts API requests (not admin requests), answered or not.
+	Requests int64 `json:"requests"`
+}
+
+// Stats returns the running totals. Benchmarks use them to report upstream
+// connections and requests per call, and tests to assert connection reuse.
+func (s *Server) Stats() Stats {
+	return Stats{Connections: s.connections.Load(), Requests: s.served.Load()}
+}
+
+// ConnState counts new connections into Stats. Serve installs it; set it as
+// the ConnState of an httptest.Server to count there too.
+func (s *Server) ConnState(_ net.Conn, st http.ConnState) {
+	if st == http.StateNew {
+		s.connections.Add(1)
+	}
+}
+
 // ListenAndServe serves the simulator on addr until ctx is done, then shuts
 // down gracefully (waiting up to 5 seconds for in-flight requests).
 func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
@@ -338,7 +367,7 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 
 // Serve is ListenAndServe on an existing listener.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ConnState: s.ConnState}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -1,0 +1,153 @@
+package main
+
+// This file is the whole benchmark, declared: the processes the harness
+// starts and the rows of the table. The harness (harness.go) only reads it.
+//
+// Adding a row
+//
+// A row is one Row literal appended to rows(). It names the process whose
+// CPU per call it reports (Server), the call that the load generator makes
+// (Call, with {proc.port} placeholders for addresses) and the rows it is
+// divided by in the same repetition (Versus). For example, a gateway with
+// tracing on versus the same gateway with it off:
+//
+//	// in procs():
+//	{Name: "gateway-otel", Bin: binGateway, Ports: []string{"grpc", "http"},
+//		Env: append(gatewayEnv("gateway-otel"), "OTEL_TRACES_EXPORTER=none"),
+//		Ready: "http://{gateway-otel.http}/healthz"},
+//	// in rows():
+//	{Name: "gateway-grpc-otel", Server: "gateway-otel",
+//		Call:   getTicketGRPC("{gateway-otel.grpc}"),
+//		Versus: []string{"gateway-grpc", "proxy-bare"}},
+//
+// A per-call figure that is not CPU or latency (Redis round trips per call,
+// upstream requests per call) is a Counter: a name and a function that
+// reads a monotonic total. The harness reads it at the start and the end of
+// every measured window and reports the difference divided by the calls.
+// Counters() below has the sandbox's connection and request counters; add
+// yours there (for example Redis INFO's total_commands_processed) and every
+// row reports it.
+//
+// Rows run interleaved (every row once, then every row again, Reps times),
+// so that ratios compare measurements taken minutes, not hours, apart.
+
+// Bin names an executable the harness runs: the gateway binary it built or
+// the bench binary itself (for the peers and the load generator).
+type Bin string
+
+const (
+	binGateway Bin = "gateway"
+	binSelf    Bin = "self"
+)
+
+// Proc is a server process, started once before the first row and stopped
+// after the last. Every server is pinned to the servers' core.
+type Proc struct {
+	Name string
+	Bin  Bin
+	// Ports are allocated free on 127.0.0.1 before anything starts; "{name.port}"
+	// anywhere in Args, Env, Ready or a Call is replaced by "127.0.0.1:N".
+	Ports []string
+	Args  []string
+	Env   []string
+	// Ready is polled until it answers 2xx (an http:// URL) or accepts a
+	// connection (tcp://host:port).
+	Ready string
+}
+
+// Call is what the load generator sends, over and over.
+type Call struct {
+	Addr string `json:"addr"`
+	// GRPC is a full method name such as "/intercom.gateway.v1.TicketService/GetTicket";
+	// Body is then the request in protojson.
+	GRPC string `json:"grpc,omitempty"`
+	// HTTP is "METHOD /path"; Body is sent as is, with Header ("Name: value").
+	HTTP   string   `json:"http,omitempty"`
+	Header []string `json:"header,omitempty"`
+	Body   string   `json:"body,omitempty"`
+}
+
+// Row is one line of the table per concurrency level.
+type Row struct {
+	Name string
+	// What says in a few words what is measured, for the legend.
+	What string
+	// Server is the Proc whose CPU per call is reported as the row's cost.
+	Server string
+	Call   Call
+	// Versus lists rows this one is divided by, within each repetition.
+	Versus []string
+}
+
+const (
+	benchToken      = "bench-token"
+	benchTicket     = "4001" // sandbox.SeedTicketLogin
+	getTicketMethod = "/intercom.gateway.v1.TicketService/GetTicket"
+)
+
+// sandboxCall is GET /tickets/{id} as Intercom's API takes it.
+func sandboxCall(addr string) Call {
+	return Call{Addr: addr, HTTP: "GET /tickets/" + benchTicket,
+		Header: []string{"Authorization: Bearer " + benchToken, "Intercom-Version: 2.11", "Accept: application/json"}}
+}
+
+func getTicketGRPC(addr string) Call {
+	return Call{Addr: addr, GRPC: getTicketMethod, Body: `{"ticket_id":"` + benchTicket + `"}`}
+}
+
+func getTicketREST(addr string) Call {
+	return Call{Addr: addr, HTTP: "GET /v1/tickets/" + benchTicket}
+}
+
+// gatewayEnv configures a gateway process named name against the sandbox,
+// as an operator would: a token, the sandbox as base URL, info-level JSON
+// access logs (written to a file by the harness).
+func gatewayEnv(name string) []string {
+	return []string{
+		"INTERCOM_TOKEN=" + benchToken,
+		"INTERCOM_BASE_URL=http://{sandbox.http}",
+		"GATEWAY_SANDBOX=off",
+		"GATEWAY_GRPC_ADDR={" + name + ".grpc}",
+		"GATEWAY_HTTP_ADDR={" + name + ".http}",
+		"GATEWAY_LOG_LEVEL=info",
+		"GATEWAY_LOG_FORMAT=json",
+	}
+}
+
+// procs are started in this order; a Proc may use the ports of those before it.
+func procs() []Proc {
+	return []Proc{
+		// The standalone sandbox with its rate budget off (--rate-limit 0):
+		// the in-process one (GATEWAY_SANDBOX=on) keeps its budget.
+		{Name: "sandbox", Bin: binGateway, Ports: []string{"http"},
+			Args:  []string{"sandbox", "--addr", "{sandbox.http}", "--rate-limit", "0", "--log-level", "warn"},
+			Ready: "tcp://{sandbox.http}"},
+		{Name: "gateway", Bin: binGateway, Ports: []string{"grpc", "http"},
+			Env:   gatewayEnv("gateway"),
+			Ready: "http://{gateway.http}/healthz"},
+		// A bare httputil.ReverseProxy with a pooled transport in front of the sandbox.
+		{Name: "proxy", Bin: binSelf, Ports: []string{"http"},
+			Args:  []string{"proxy", "-addr", "{proxy.http}", "-upstream", "http://{sandbox.http}"},
+			Ready: "tcp://{proxy.http}"},
+		// A gRPC server that answers every call with a fixed message: the
+		// gateway's own answer to the same request, fetched once from -from.
+		{Name: "fixed", Bin: binSelf, Ports: []string{"grpc"},
+			Args:  []string{"fixed", "-addr", "{fixed.grpc}", "-from", "{gateway.grpc}"},
+			Ready: "tcp://{fixed.grpc}"},
+	}
+}
+
+func rows() []Row {
+	return []Row{
+		{Name: "sandbox-direct", What: "GET /tickets/4001 straight to the sandbox",
+			Server: "sandbox", Call: sandboxCall("{sandbox.http}")},
+		{Name: "proxy-bare", What: "the same GET through httputil.ReverseProxy (pooled)",
+			Server: "proxy", Call: sandboxCall("{proxy.http}"), Versus: []string{"sandbox-direct"}},
+		{Name: "grpc-fixed", What: "GetTicket from a gRPC server with a fixed answer",
+			Server: "fixed", Call: getTicketGRPC("{fixed.grpc}")},
+		{Name: "gateway-grpc", What: "GetTicket through the gateway over gRPC",
+			Server: "gateway", Call: getTicketGRPC("{gateway.grpc}"), Versus: []string{"proxy-bare", "grpc-fixed"}},
+		{Name: "gateway-rest", What: "GET /v1/tickets/4001 through the gateway (REST)",
+			Server: "gateway", Call: getTicketREST("{gateway.http}"), Versus: []string{"proxy-bare"}},
+	}
+}
