@@ -5,13 +5,18 @@ SHELL := /bin/bash
 BIN        := $(CURDIR)/bin
 export PATH := $(BIN):$(PATH)
 BUF        := $(BIN)/buf
-GOMODCACHE := $(shell go env GOMODCACHE)
-GATEWAY_MOD_VERSION := $(shell go list -m -f '{{.Version}}' github.com/grpc-ecosystem/grpc-gateway/v2)
-# google/api and google/rpc protos come from this npm package (see
-# TOOLCHAIN notes in the README); 6.x needs Node 22.
+# google/api, google/rpc and the well-known google/protobuf protos come from
+# this npm package, the one registry with them that works offline here
+# (README, Development); 6.x needs Node 22. They are exactly the imports of
+# proto/ plus error_details.proto, which clients need to decode BadRequest,
+# ErrorInfo and RetryInfo.
 GOOGLE_PROTOS_NPM := google-proto-files@5.0.3
-GOOGLE_PROTOS := google/api/annotations.proto google/api/http.proto google/api/field_behavior.proto google/rpc/status.proto
+GOOGLE_PROTOS := google/api/annotations.proto google/api/http.proto google/api/field_behavior.proto \
+  google/rpc/status.proto google/rpc/error_details.proto
+WELL_KNOWN_PROTOS := google/protobuf/any.proto google/protobuf/descriptor.proto google/protobuf/duration.proto \
+  google/protobuf/struct.proto google/protobuf/timestamp.proto
 THIRD_PARTY := third_party
+PROTO_BUNDLE ?= dist/proto
 GO_PKGS := $$(go list ./... | grep -v /gen/)
 
 .PHONY: help
@@ -31,13 +36,22 @@ $(THIRD_PARTY)/.stamp:
 	rm -rf $(THIRD_PARTY) && mkdir -p $(THIRD_PARTY)
 	cd $(THIRD_PARTY) && npm pack --silent $(GOOGLE_PROTOS_NPM) >/dev/null && \
 	  tar -xzf google-proto-files-*.tgz --strip-components=1 $(addprefix package/,$(GOOGLE_PROTOS)) && \
+	  mkdir -p ../$(THIRD_PARTY).wkt && \
+	  tar -xzf google-proto-files-*.tgz -C ../$(THIRD_PARTY).wkt --strip-components=1 $(addprefix package/,$(WELL_KNOWN_PROTOS)) && \
 	  rm -f google-proto-files-*.tgz
-	go mod download github.com/grpc-ecosystem/grpc-gateway/v2
-	mkdir -p $(THIRD_PARTY)/protoc-gen-openapiv2/options
-	cp $(GOMODCACHE)/github.com/grpc-ecosystem/grpc-gateway/v2@$(GATEWAY_MOD_VERSION)/protoc-gen-openapiv2/options/{annotations,openapiv2}.proto \
-	  $(THIRD_PARTY)/protoc-gen-openapiv2/options/
+	@# buf has the well-known types built in, so they are kept apart from the
+	@# buf module and used only for the self-contained bundle.
+	rm -rf $(THIRD_PARTY)/.wkt && mv $(THIRD_PARTY).wkt $(THIRD_PARTY)/.wkt
 	chmod -R u+w $(THIRD_PARTY)
 	touch $@
+
+.PHONY: proto-bundle
+proto-bundle: third_party ## The contract plus exactly the protos it imports, for protoc, buf or proto-loader (into $(PROTO_BUNDLE)).
+	rm -rf $(PROTO_BUNDLE) && mkdir -p $(PROTO_BUNDLE)
+	cp -r proto/intercom $(PROTO_BUNDLE)/
+	cd $(THIRD_PARTY) && cp --parents $(GOOGLE_PROTOS) $(abspath $(PROTO_BUNDLE))/
+	cd $(THIRD_PARTY)/.wkt && cp --parents $(WELL_KNOWN_PROTOS) $(abspath $(PROTO_BUNDLE))/
+	@echo "proto bundle in $(PROTO_BUNDLE): protoc -I $(PROTO_BUNDLE) ..."
 
 .PHONY: generate
 generate: tools third_party ## Generate gen/ from proto/ (Go, gRPC, grpc-gateway, OpenAPI v2).

@@ -7,7 +7,6 @@
 package gatewayv1
 
 import (
-	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -1592,7 +1591,7 @@ var File_intercom_gateway_v1_ticket_service_proto protoreflect.FileDescriptor
 
 const file_intercom_gateway_v1_ticket_service_proto_rawDesc = "" +
 	"\n" +
-	"(intercom/gateway/v1/ticket_service.proto\x12\x13intercom.gateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dintercom/gateway/v1/tag.proto\x1a intercom/gateway/v1/ticket.proto\x1a'intercom/gateway/v1/ticket_search.proto\x1a%intercom/gateway/v1/ticket_type.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"n\n" +
+	"(intercom/gateway/v1/ticket_service.proto\x12\x13intercom.gateway.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dintercom/gateway/v1/tag.proto\x1a intercom/gateway/v1/ticket.proto\x1a'intercom/gateway/v1/ticket_search.proto\x1a%intercom/gateway/v1/ticket_type.proto\"n\n" +
 	"\x11ContactIdentifier\x12\x10\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x12!\n" +
 	"\vexternal_id\x18\x02 \x01(\tH\x00R\n" +
@@ -1724,8 +1723,7 @@ const file_intercom_gateway_v1_ticket_service_proto_rawDesc = "" +
 	"\tAttachTag\x12%.intercom.gateway.v1.AttachTagRequest\x1a&.intercom.gateway.v1.AttachTagResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/tickets/{ticket_id}/tags\x12\x89\x01\n" +
 	"\tDetachTag\x12%.intercom.gateway.v1.DetachTagRequest\x1a&.intercom.gateway.v1.DetachTagResponse\"-\x82\xd3\xe4\x93\x02'*%/v1/tickets/{ticket_id}/tags/{tag_id}\x12\x85\x01\n" +
 	"\rSearchTickets\x12).intercom.gateway.v1.SearchTicketsRequest\x1a*.intercom.gateway.v1.SearchTicketsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/tickets:search\x12\x9f\x01\n" +
-	"\x13StreamSearchTickets\x12/.intercom.gateway.v1.StreamSearchTicketsRequest\x1a0.intercom.gateway.v1.StreamSearchTicketsResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/tickets:streamSearch0\x01B\xbc\x02\x92A\xe8\x01\x12\xc1\x01\n" +
-	"\x10intercom-gateway\x12\xa8\x01One stable gRPC and REST contract in front of Intercom's ticket, ticket type and tag APIs. Callers authenticate to the gateway; the Intercom token stays in the gateway.2\x02v12\x10application/json:\x10application/jsonZNgithub.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1;gatewayv1b\x06proto3"
+	"\x13StreamSearchTickets\x12/.intercom.gateway.v1.StreamSearchTicketsRequest\x1a0.intercom.gateway.v1.StreamSearchTicketsResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/tickets:streamSearch0\x01BPZNgithub.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1;gatewayv1b\x06proto3"
 
 var (
 	file_intercom_gateway_v1_ticket_service_proto_rawDescOnce sync.Once
