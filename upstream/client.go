@@ -149,7 +149,6 @@ type options struct {
 func defaultOptions() options {
 	return options{
 		region:     RegionUS,
-		transport:  http.DefaultTransport,
 		version:    Version211,
 		opVersions: map[Operation]Version{},
 		// 20 s matches the timeout of Intercom's own generated SDKs (INTERCOM-API.md §11) and stays
@@ -176,7 +175,7 @@ func WithBaseURL(u string) Option {
 // transport chain. c itself is not modified.
 func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
 
-// WithTransport sets the base of the transport chain (default http.DefaultTransport). The retry policy
+// WithTransport sets the base of the transport chain (default: one shared NewTransport()). The retry policy
 // wraps it, and middleware wraps the retry policy.
 func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.transport = rt } }
 
@@ -278,7 +277,7 @@ func New(opts ...Option) (*Client, error) {
 		}
 	}
 	if baseRT == nil {
-		baseRT = http.DefaultTransport
+		baseRT = defaultTransport()
 	}
 	// The client-level timeout is replaced by per-call context deadlines (WithTimeout), which the
 	// retry policy can see and respect.

@@ -43,6 +43,7 @@ type harness struct {
 	order []string
 	admin *http.Client
 	log   io.Writer
+	stats map[string]float64 // the sandbox's, read once per sample
 }
 
 type running struct {
@@ -59,30 +60,37 @@ type Counter struct {
 	Read func(h *harness) (float64, error)
 }
 
-// Counters every row reports. The sandbox counts the connections it accepted
-// and the API requests it answered (GET /__sandbox/stats).
+// Counters every row reports. The sandbox counts the connections it accepted,
+// the API requests it answered and how long requests waited for its
+// workspace lock (GET /__sandbox/stats).
 func Counters() []Counter {
 	return []Counter{
-		{Name: "upstream_conns", Read: func(h *harness) (float64, error) { return h.sandboxStat("connections") }},
-		{Name: "upstream_requests", Read: func(h *harness) (float64, error) { return h.sandboxStat("requests") }},
+		{Name: "up_conns", Read: func(h *harness) (float64, error) { return h.sandboxStat("connections") }},
+		{Name: "up_reqs", Read: func(h *harness) (float64, error) { return h.sandboxStat("requests") }},
+		{Name: "lock_waits", Read: func(h *harness) (float64, error) { return h.sandboxStat("lock_contended") }},
+		{Name: "lock_wait_us", Read: func(h *harness) (float64, error) {
+			ns, err := h.sandboxStat("lock_wait_ns")
+			return ns / 1e3, err
+		}},
 	}
 }
 
 func (h *harness) sandboxStat(key string) (float64, error) {
-	addr, ok := h.addrs["sandbox.http"]
-	if !ok {
-		return 0, errors.New("no sandbox process")
+	if h.stats == nil {
+		addr, ok := h.addrs["sandbox.http"]
+		if !ok {
+			return 0, errors.New("no sandbox process")
+		}
+		resp, err := h.admin.Get("http://" + addr + "/__sandbox/stats")
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(&h.stats); err != nil {
+			return 0, fmt.Errorf("sandbox stats: %w", err)
+		}
 	}
-	resp, err := h.admin.Get("http://" + addr + "/__sandbox/stats")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	var m map[string]float64
-	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
-		return 0, fmt.Errorf("sandbox stats: %w", err)
-	}
-	v, ok := m[key]
+	v, ok := h.stats[key]
 	if !ok {
 		return 0, fmt.Errorf("sandbox stats: no %q", key)
 	}
@@ -284,6 +292,7 @@ func (h *harness) sample() (map[string]procSample, map[string]float64, error) {
 		ps[name] = s
 	}
 	cs := map[string]float64{}
+	h.stats = nil
 	for _, c := range Counters() {
 		v, err := c.Read(h)
 		if err != nil {

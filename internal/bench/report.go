@@ -167,19 +167,32 @@ func (r *Report) summarize(rs []Row) {
 func (r *Report) printTable(w io.Writer) {
 	fmt.Fprintf(w, "\n%s, %s, %d CPUs, %d reps × %v per row, interleaved; servers on CPU %s, load on CPU %s\n",
 		r.Commit, r.GoVersion, r.CPUs, r.Config.Reps, r.Config.Duration, r.Config.ServerCPU, r.Config.LoadCPU)
+	var counters []string
+	for _, c := range Counters() {
+		counters = append(counters, c.Name)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "row\tc\trps\tCPU µs/call\tsandbox µs/call\tp50 µs\tp99 µs\tconns/call\treqs/call\tRSS MiB\terrors\t")
+	fmt.Fprint(tw, "row\tc\trps\tCPU µs/call\tsandbox µs/call\tp50 µs\tp99 µs\tRSS MiB\terrors\t")
+	for _, c := range counters {
+		fmt.Fprintf(tw, "%s\t", c)
+	}
+	fmt.Fprintln(tw)
+	blank := strings.Repeat("\t", 9+len(counters))
 	last := 0
 	for _, s := range r.Summary {
 		if last != 0 && s.Concurrency != last {
-			fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t\t\t\t")
+			fmt.Fprintln(tw, blank)
 		}
 		last = s.Concurrency
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.1f\t%.1f\t%.0f\t%.0f\t%.3f\t%.2f\t%.1f\t%d\t\n",
-			s.Row, s.Concurrency, s.RPS, s.CPUus, s.SandboxCPU, s.P50us, s.P99us,
-			s.PerCall["upstream_conns"], s.PerCall["upstream_requests"], float64(s.MaxRSSKiB)/1024, s.Errors)
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.1f\t%.1f\t%.0f\t%.0f\t%.1f\t%d\t",
+			s.Row, s.Concurrency, s.RPS, s.CPUus, s.SandboxCPU, s.P50us, s.P99us, float64(s.MaxRSSKiB)/1024, s.Errors)
+		for _, c := range counters {
+			fmt.Fprintf(tw, "%.3f\t", s.PerCall[c])
+		}
+		fmt.Fprintln(tw)
 		for _, v := range s.Versus {
-			fmt.Fprintf(tw, "  ÷ %s\t\t×%.3f\t×%.2f\t\t%+.0f\t%+.0f\t\t\t\t\t\n", v.Row, v.RPS, v.CPU, v.AddedP50us, v.AddedP99us)
+			fmt.Fprintf(tw, "  ÷ %s\t\t×%.3f\t×%.2f\t\t%+.0f\t%+.0f\t%s\n", v.Row, v.RPS, v.CPU, v.AddedP50us, v.AddedP99us,
+				strings.Repeat("\t", 2+len(counters)))
 		}
 	}
 	_ = tw.Flush()
@@ -190,8 +203,10 @@ concurrency: ×rps and ×CPU are ratios (CPU of each row's own server process),
 p50/p99 columns there are added microseconds. CPU µs/call is utime+stime
 from /proc/PID/stat of the row's server over the measured window divided by
 the calls completed in it; it is far steadier than rps on a shared machine.
-conns/call and reqs/call are counted by the sandbox (connections accepted,
-API requests answered) over the window.`)
+The last columns are Counters, per call over the window: up_conns and
+up_reqs are the connections the sandbox accepted and the API requests it
+answered; lock_waits and lock_wait_us say how often and how long requests
+waited for the sandbox's workspace lock.`)
 	var names []string
 	for n := range r.StartupMs {
 		names = append(names, n)

@@ -142,7 +142,7 @@ type decision struct {
 }
 
 func (s *Server) takeFault(op string) (decision, bool) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	key := op
 	f := s.faults[key]

@@ -16,6 +16,7 @@ type options struct {
 	logger     *slog.Logger
 	tokens     map[string]bool
 	randSeed   uint64
+	requestLog int
 }
 
 // defaultOptions are the settings New starts from. The rate budget follows
@@ -30,8 +31,18 @@ func defaultOptions() options {
 		clock:      time.Now,
 		logger:     slog.New(slog.DiscardHandler),
 		randSeed:   1,
+		requestLog: DefaultRequestLog,
 	}
 }
+
+// DefaultRequestLog is how many requests Requests keeps by default: far more than any test sends,
+// a few megabytes at most.
+const DefaultRequestLog = 10000
+
+// WithRequestLog sets how many of the newest requests Requests keeps (default DefaultRequestLog);
+// n <= 0 keeps none. Older requests are dropped, so memory stays bounded however long the sandbox
+// runs.
+func WithRequestLog(n int) Option { return func(o *options) { o.requestLog = n } }
 
 // WithSeedData controls whether the server starts with demo data (ticket types,
 // states, tickets, tags, contacts, companies, admins, conversations). Default true.

@@ -36,7 +36,7 @@ func (s *Server) spendRate(w http.ResponseWriter, token string) bool {
 	}
 	now := s.opts.clock()
 	start := s.windowStart(now)
-	s.mu.Lock()
+	s.lock()
 	rw := s.rateCount[token]
 	if rw == nil || rw.start != start {
 		rw = &rateWindow{start: start}

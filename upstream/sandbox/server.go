@@ -25,10 +25,13 @@ type Server struct {
 	// Counted without the lock, so that measuring does not add contention.
 	connections atomic.Int64
 	served      atomic.Int64
+	locks       atomic.Int64
+	contended   atomic.Int64
+	lockWait    atomic.Int64 // nanoseconds
 
 	mu        sync.Mutex // guards everything below
 	ws        *workspace
-	requests  []RecordedRequest
+	requests  requestLog
 	faults    map[string]*Fault
 	rng       *rand.Rand
 	rateCount map[string]*rateWindow
@@ -76,6 +79,7 @@ func New(opts ...Option) *Server {
 		faults:    map[string]*Fault{},
 		rng:       rand.New(rand.NewPCG(o.randSeed, o.randSeed^0x9e3779b97f4a7c15)),
 		rateCount: map[string]*rateWindow{},
+		requests:  requestLog{max: o.requestLog},
 	}
 	s.ws = s.freshWorkspace()
 	s.routes()
@@ -177,8 +181,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.record = func() {
 		once.Do(func() {
 			rec.Status = sw.status
-			s.mu.Lock()
-			s.requests = append(s.requests, rec)
+			s.lock()
+			s.requests.add(rec)
 			s.mu.Unlock()
 			s.opts.logger.Debug("sandbox request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.String("route", rt.op), slog.Int("status", sw.status))
@@ -241,9 +245,23 @@ func (s *Server) answer(w http.ResponseWriter, c *call, rt route, known bool) (i
 		// DELETE /tickets/{id} and GET /ticket_states are not in 2.11.yaml.
 		return 0, nil, apiErr(http.StatusNotFound, "not_found", "Resource Not Found")
 	}
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	return rt.h(c)
+}
+
+// lock takes mu on the request path and counts how often, and how long, a request waited for it:
+// one lock serialises the whole simulated workspace, so it could be the ceiling of a benchmark that
+// uses the sandbox as its upstream. Stats tells whether it is.
+func (s *Server) lock() {
+	s.locks.Add(1)
+	if s.mu.TryLock() {
+		return
+	}
+	t0 := time.Now()
+	s.mu.Lock()
+	s.contended.Add(1)
+	s.lockWait.Add(int64(time.Since(t0)))
 }
 
 func bearer(r *http.Request) (string, bool) {
@@ -311,16 +329,16 @@ func (w *statusWriter) Flush() {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Requests returns a copy of every API request received so far, oldest first. Headers and bodies
-// are copied too, so callers may change them.
+// Requests returns a copy of the API requests received so far, oldest first: all of them, or the
+// newest ones when there were more than WithRequestLog allows. Headers and bodies are copied too, so
+// callers may change them.
 func (s *Server) Requests() []RecordedRequest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]RecordedRequest, len(s.requests))
-	for i, r := range s.requests {
-		r.Header = r.Header.Clone()
-		r.Body = bytes.Clone(r.Body)
-		out[i] = r
+	out := s.requests.all()
+	for i := range out {
+		out[i].Header = out[i].Header.Clone()
+		out[i].Body = bytes.Clone(out[i].Body)
 	}
 	return out
 }
@@ -329,22 +347,57 @@ func (s *Server) Requests() []RecordedRequest {
 func (s *Server) ResetRequests() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests = nil
+	s.requests.reset()
 }
+
+// requestLog is a ring buffer of the newest max requests, so that a sandbox serving a long benchmark
+// or a busy demo keeps a bounded amount of memory.
+type requestLog struct {
+	max  int
+	buf  []RecordedRequest
+	next int // where the next request goes once buf is full
+}
+
+func (l *requestLog) add(r RecordedRequest) {
+	switch {
+	case l.max <= 0:
+	case len(l.buf) < l.max:
+		l.buf = append(l.buf, r)
+	default:
+		l.buf[l.next] = r
+		l.next = (l.next + 1) % l.max
+	}
+}
+
+// all returns the kept requests, oldest first, in a new slice.
+func (l *requestLog) all() []RecordedRequest {
+	out := make([]RecordedRequest, 0, len(l.buf))
+	out = append(out, l.buf[l.next:]...)
+	return append(out, l.buf[:l.next]...)
+}
+
+func (l *requestLog) reset() { l.buf, l.next = nil, 0 }
 
 // Stats are running totals since the server was created.
 type Stats struct {
 	// Connections counts the TCP connections accepted by Serve (or by a
 	// server whose ConnState is the sandbox's ConnState).
 	Connections int64 `json:"connections"`
-	// Requests counts API requests (not admin requests), answered or not.
+	// Requests counts API requests (not admin requests), answered or not; unlike Requests() it
+	// is never reset and never wraps.
 	Requests int64 `json:"requests"`
+	// Locks counts acquisitions of the workspace lock on the request path; Contended those that
+	// had to wait, and LockWaitNanos the total time they waited.
+	Locks         int64 `json:"locks"`
+	Contended     int64 `json:"lock_contended"`
+	LockWaitNanos int64 `json:"lock_wait_ns"`
 }
 
 // Stats returns the running totals. Benchmarks use them to report upstream
 // connections and requests per call, and tests to assert connection reuse.
 func (s *Server) Stats() Stats {
-	return Stats{Connections: s.connections.Load(), Requests: s.served.Load()}
+	return Stats{Connections: s.connections.Load(), Requests: s.served.Load(),
+		Locks: s.locks.Load(), Contended: s.contended.Load(), LockWaitNanos: s.lockWait.Load()}
 }
 
 // ConnState counts new connections into Stats. Serve installs it; set it as

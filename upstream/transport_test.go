@@ -1,0 +1,75 @@
+package upstream_test
+
+import (
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/intercom-gateway/intercom-gateway/upstream"
+	"github.com/intercom-gateway/intercom-gateway/upstream/sandbox"
+)
+
+// TestDefaultTransportReusesConnections: with the default transport, calls one after another share
+// one connection, and rounds of concurrent calls reuse the connections the first round opened instead
+// of dialling again (Go's default transport keeps 2 idle connections per host, so every round would
+// open and close most of its connections). Connections are counted by the sandbox as it accepts them.
+func TestDefaultTransportReusesConnections(t *testing.T) {
+	t.Parallel()
+	sb := sandbox.New(sandbox.WithRateLimit(0, 0))
+	srv := httptest.NewUnstartedServer(sb)
+	srv.Config.ConnState = sb.ConnState
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL) // no WithTransport: the default under test
+	ctx := t.Context()
+
+	const sequential = 100
+	for range sequential {
+		if _, err := c.GetTicket(ctx, sandbox.SeedTicketLogin); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := sb.Stats().Connections; n != 1 {
+		t.Fatalf("%d sequential calls opened %d connections, want 1", sequential, n)
+	}
+
+	const concurrency, rounds = 50, 10
+	round := func() {
+		var wg sync.WaitGroup
+		for range concurrency {
+			wg.Go(func() {
+				if _, err := c.GetTicket(ctx, sandbox.SeedTicketLogin); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	round()
+	afterFirst := sb.Stats().Connections
+	if afterFirst > concurrency+1 {
+		t.Fatalf("%d concurrent calls opened %d connections, want at most %d", concurrency, afterFirst-1, concurrency)
+	}
+	for range rounds - 1 {
+		round()
+	}
+	// A few extra dials are allowed: a call may start dialling just before another call hands back
+	// its connection.
+	st := sb.Stats()
+	if extra := st.Connections - afterFirst; extra > 5 {
+		t.Errorf("%d more rounds of %d concurrent calls opened %d new connections, want at most 5 (idle connections were dropped)",
+			rounds-1, concurrency, extra)
+	}
+	if want := int64(sequential + rounds*concurrency); st.Requests != want {
+		t.Errorf("the sandbox answered %d requests, want %d (one per call)", st.Requests, want)
+	}
+	t.Logf("%d calls, %d connections", st.Requests, st.Connections)
+}
+
+// TestNewTransportKeepsEnoughIdleConnections documents the pool size against Go's default of 2.
+func TestNewTransportKeepsEnoughIdleConnections(t *testing.T) {
+	tr := upstream.NewTransport()
+	if tr.MaxIdleConnsPerHost < 64 || !tr.ForceAttemptHTTP2 || tr.IdleConnTimeout == 0 || tr.TLSHandshakeTimeout == 0 {
+		t.Errorf("NewTransport() = %+v: want a pool of at least 64 idle connections per host, HTTP/2 and timeouts", tr)
+	}
+}
