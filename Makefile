@@ -78,8 +78,18 @@ breaking: tools third_party ## buf breaking against the contract at BREAKING_REF
 redis: ## Start a throwaway redis-server for the integration tests (port 6390).
 	@redis-cli -p 6390 ping >/dev/null 2>&1 || redis-server --port 6390 --bind 127.0.0.1 --daemonize yes --save '' --appendonly no
 
+.PHONY: examples
+examples: proto-bundle ## Install the example clients' packages and generate their stubs (git-ignored gen/ folders).
+	cd examples/typescript && npm ci --no-audit --no-fund --silent && rm -rf gen && mkdir gen && npm run -s generate
+	rm -rf examples/python/gen && mkdir -p examples/python/gen
+	cd $(PROTO_BUNDLE) && protoc -I . --python_out=$(abspath examples/python/gen) --grpc_python_out=$(abspath examples/python/gen) \
+	  --plugin=protoc-gen-grpc_python=$$(command -v grpc_python_plugin) $$(find intercom google/api google/rpc -name '*.proto')
+
 .PHONY: test
-test: ## Run every test.
+test: ## Run every test (the example clients too, where npm and protoc are installed).
+	@if command -v npm >/dev/null && command -v protoc >/dev/null && command -v grpc_python_plugin >/dev/null; then \
+	  $(MAKE) --no-print-directory examples; \
+	else echo "npm, protoc or grpc_python_plugin missing: the TypeScript and Python examples will be skipped"; fi
 	go test -race -count=1 ./...
 
 .PHONY: test-short
