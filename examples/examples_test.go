@@ -138,3 +138,26 @@ func TestExamples(t *testing.T) {
 		})
 	}
 }
+
+// TestProtoLoaderReadsTheBundle loads `make proto-bundle`'s output with
+// @grpc/proto-loader and nothing else on the include path, as a Node team
+// using dynamic loading would.
+func TestProtoLoaderReadsTheBundle(t *testing.T) {
+	t.Parallel()
+	node, _ := exec.LookPath("node")
+	needs(t, "node", "install Node.js 20", node != "")
+	needs(t, "the TypeScript example's packages", "run `make examples`", exists("typescript/node_modules/@grpc/proto-loader"))
+	bundle := t.TempDir()
+	mk := exec.Command("make", "-s", "proto-bundle", "PROTO_BUNDLE="+bundle)
+	mk.Dir = ".."
+	if out, err := mk.CombinedOutput(); err != nil {
+		t.Fatalf("make proto-bundle: %v\n%s", err, out)
+	}
+	cmd := exec.Command(node, "load-bundle.mjs", bundle)
+	cmd.Dir = "typescript"
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("proto-loader on the bundle: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+}
