@@ -30,6 +30,9 @@ type ListenConfig struct {
 	GRPCAddr      string
 	HTTPAddr      string
 	ShutdownGrace time.Duration
+	// AdminAddr is where Go's profiles (/debug/pprof/) are served; empty,
+	// the default, serves none. Keep it on a private address.
+	AdminAddr string
 }
 
 // IntercomConfig is how the gateway reaches Intercom.
@@ -116,6 +119,7 @@ func gatewaySettings(c *Config) []*setting {
 	return []*setting{
 		str("GATEWAY_GRPC_ADDR", "grpc-addr", "gRPC listen `address`", &c.Listen.GRPCAddr),
 		str("GATEWAY_HTTP_ADDR", "http-addr", "HTTP (REST) listen `address`", &c.Listen.HTTPAddr),
+		str("GATEWAY_ADMIN_ADDR", "admin-addr", "listen `address` for /debug/pprof/ profiles; empty (default) to serve none", &c.Listen.AdminAddr),
 		dur("GATEWAY_SHUTDOWN_GRACE", "shutdown-grace", "how long in-flight calls may run after SIGTERM (a `duration`)", &c.Listen.ShutdownGrace),
 		{env: "INTERCOM_TOKEN", usage: "Intercom access token; without one the sandbox is used (GATEWAY_SANDBOX=auto)",
 			get: func() string { return c.Intercom.Token.String() },
@@ -257,6 +261,7 @@ func (c *Config) validate() error {
 		validateAddr("GATEWAY_GRPC_ADDR", c.Listen.GRPCAddr),
 		validateAddr("GATEWAY_HTTP_ADDR", c.Listen.HTTPAddr),
 		positive("GATEWAY_SHUTDOWN_GRACE", c.Listen.ShutdownGrace),
+		validateOptionalAddr("GATEWAY_ADMIN_ADDR", c.Listen.AdminAddr),
 		positive("GATEWAY_UPSTREAM_TIMEOUT", c.Intercom.Timeout),
 		c.Log.validate(),
 	)
@@ -312,6 +317,13 @@ func validateAddr(env, addr string) error {
 	return nil
 }
 
+func validateOptionalAddr(env, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	return validateAddr(env, addr)
+}
+
 func positive(env string, d time.Duration) error {
 	if d <= 0 {
 		return fmt.Errorf("config: %s must be positive, got %v", env, d)
@@ -330,7 +342,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Group("listen",
 			slog.String("grpc_addr", c.Listen.GRPCAddr),
 			slog.String("http_addr", c.Listen.HTTPAddr),
-			slog.String("shutdown_grace", c.Listen.ShutdownGrace.String())),
+			slog.String("shutdown_grace", c.Listen.ShutdownGrace.String()),
+			slog.String("admin_addr", c.Listen.AdminAddr)),
 		slog.Group("intercom",
 			slog.Any("token", c.Intercom.Token),
 			slog.String("region", c.Intercom.Region),

@@ -134,6 +134,24 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		_ = grpcLis.Close()
 		return fmt.Errorf("HTTP listener: %w", err)
 	}
+	if cfg.Listen.AdminAddr != "" {
+		adminLis, err := net.Listen("tcp", cfg.Listen.AdminAddr)
+		if err != nil {
+			_, _ = grpcLis.Close(), httpLis.Close()
+			return fmt.Errorf("admin listener: %w", err)
+		}
+		// Profiles stay available while the gateway drains, which is
+		// when a stuck call is worth a goroutine dump.
+		adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
+		adminDone := make(chan error, 1)
+		go func() { adminDone <- server.ServeDebug(adminCtx, adminLis, log) }()
+		defer func() {
+			stopAdmin()
+			if err := <-adminDone; err != nil {
+				log.Warn("admin listener stopped with an error", "error", err.Error())
+			}
+		}()
+	}
 	return srv.Serve(ctx, grpcLis, httpLis)
 }
 
