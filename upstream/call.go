@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -56,6 +57,15 @@ func truncate(s string, n int) string {
 // do sends c and decodes the answer. Every call carries the caller's context; when it has no deadline
 // the client's default timeout applies.
 func (cl *Client) do(ctx context.Context, c call) error {
+	if cl.missing[c.op] {
+		return requireOperation(c.op, cl.version, " and its Preview fallback is off")
+	}
+	if cl.fallback[c.op] {
+		// Valid, but it mixes versions within one workspace: say so on every call (WithPreviewFallback).
+		cl.logger.LogAttrs(ctx, slog.LevelInfo, "intercom call sent as Preview: the configured version lacks it",
+			slog.String("operation", string(c.op)), slog.String("intercom_version", string(VersionPreview)),
+			slog.String("configured_version", string(cl.version)), slog.Bool("version_fallback", true))
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cl.timeout)

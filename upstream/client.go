@@ -3,6 +3,7 @@ package upstream
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -104,26 +105,6 @@ func Operations() []Operation {
 	}
 }
 
-// minVersion is the first numbered version that has an operation (INTERCOM-API.md §1). Operations not
-// listed exist in every version we accept.
-var minVersion = map[Operation][2]int{
-	OpSearchTickets:       {2, 10},
-	OpAttachTagToTicket:   {2, 10},
-	OpDetachTagFromTicket: {2, 10},
-	OpListTicketStates:    {2, 12},
-	OpDeleteTicket:        {2, 13},
-}
-
-// defaultVersions is the per-operation version table: every operation uses the client's version (2.11
-// by default) except the operations that do not exist in 2.11 (DELETE /tickets/{id} and GET
-// /ticket_states, INTERCOM-API.md §1), which use Preview when the client's version lacks them.
-func defaultVersions() map[Operation]Version {
-	return map[Operation]Version{
-		OpDeleteTicket:     VersionPreview,
-		OpListTicketStates: VersionPreview,
-	}
-}
-
 // Middleware wraps a RoundTripper; it is how tracing and client-side rate limiting join the chain.
 type Middleware func(http.RoundTripper) http.RoundTripper
 
@@ -143,6 +124,9 @@ type options struct {
 	observer   func(RateLimit)
 	userAgent  string
 	middleware []Middleware
+	// previewFallback sends operations the version lacks as Preview (default true).
+	previewFallback bool
+	logger          *slog.Logger
 }
 
 // defaultOptions are the settings a Client starts from.
@@ -153,9 +137,10 @@ func defaultOptions() options {
 		opVersions: map[Operation]Version{},
 		// 20 s matches the timeout of Intercom's own generated SDKs (INTERCOM-API.md §11) and stays
 		// below typical gateway deadlines.
-		timeout:   20 * time.Second,
-		retry:     DefaultRetryPolicy(),
-		userAgent: "intercom-gateway/1 (+https://github.com/intercom-gateway/intercom-gateway)",
+		timeout:         20 * time.Second,
+		retry:           DefaultRetryPolicy(),
+		userAgent:       "intercom-gateway/1 (+https://github.com/intercom-gateway/intercom-gateway)",
+		previewFallback: true,
 	}
 }
 
@@ -186,8 +171,23 @@ func WithMiddleware(mw ...Middleware) Option {
 }
 
 // WithVersion sets the Intercom-Version of every operation that has no explicit override
-// (default "2.11"). DELETE /tickets/{id} and GET /ticket_states keep Preview unless v has them.
+// (default "2.11"). An operation v lacks (DELETE /tickets/{id} before 2.13, GET /ticket_states before
+// 2.12; see operationSince) is sent as Preview unless WithPreviewFallback(false).
 func WithVersion(v Version) Option { return func(o *options) { o.version = v } }
+
+// WithPreviewFallback says whether an operation the client's version lacks is sent with
+// Intercom-Version Preview, which has it (default true). That is valid, but it mixes versions within one
+// workspace, so every such call is logged (WithLogger) with version_fallback=true. With false, such an
+// operation fails with ErrUnsupported before anything is sent, naming the first version that has it.
+// An explicit WithOperationVersion wins over both.
+func WithPreviewFallback(on bool) Option { return func(o *options) { o.previewFallback = on } }
+
+// WithoutPreviewFallback is WithPreviewFallback(false).
+func WithoutPreviewFallback() Option { return WithPreviewFallback(false) }
+
+// WithLogger receives one Info record per call sent with the Preview fallback (see WithPreviewFallback)
+// and one when New sets such a fallback up. Nothing else is logged, and never a token. Default: no logging.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithOperationVersion overrides the Intercom-Version of one operation.
 func WithOperationVersion(op Operation, v Version) Option {
@@ -214,8 +214,14 @@ type Client struct {
 	auth      string // "Bearer <token>"; never printed (see Format)
 	userAgent string
 	versions  map[Operation]Version
-	timeout   time.Duration
-	http      *http.Client
+	// version is the client's own version (WithVersion); fallback marks operations sent as Preview
+	// because version lacks them, and missing the ones that fail instead (WithPreviewFallback(false)).
+	version  Version
+	fallback map[Operation]bool
+	missing  map[Operation]bool
+	logger   *slog.Logger
+	timeout  time.Duration
+	http     *http.Client
 }
 
 // New returns a Client. It fails on a missing token, a bad base URL or an unknown version.
@@ -250,20 +256,35 @@ func New(opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	logger := o.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	versions := make(map[Operation]Version, len(Operations()))
+	fallback, missing := map[Operation]bool{}, map[Operation]bool{}
 	for _, op := range Operations() {
 		// An explicit override wins; otherwise the client version, unless it lacks the operation, in
-		// which case the default table says which version has it.
+		// which case Preview (which has every operation) or, with the fallback off, a refusal per call.
 		v := def
 		if override, ok := o.opVersions[op]; ok {
 			if v, err = override.canonical(); err != nil {
 				return nil, fmt.Errorf("%w (operation %s)", err, op)
 			}
-		} else if fallback, ok := defaultVersions()[op]; ok && !hasOperation(def, op) {
-			v = fallback
-		}
-		if !hasOperation(v, op) {
-			return nil, fmt.Errorf("%w: %s does not exist in Intercom-Version %s", ErrUnsupported, op, v)
+			if !hasOperation(v, op) {
+				return nil, fmt.Errorf("%w: %s does not exist in Intercom-Version %s", ErrUnsupported, op, v)
+			}
+		} else if !hasOperation(def, op) {
+			if !fallbackOps[op] {
+				return nil, fmt.Errorf("%w: %s does not exist in Intercom-Version %s", ErrUnsupported, op, def)
+			}
+			if o.previewFallback {
+				v, fallback[op] = VersionPreview, true
+				logger.Info("intercom operation will be sent as Preview: the configured version lacks it",
+					slog.String("operation", string(op)), slog.String("intercom_version", string(def)),
+					slog.String("first_version", operationSince[op].String()), slog.Bool("version_fallback", true))
+			} else {
+				missing[op] = true
+			}
 		}
 		versions[op] = v
 	}
@@ -293,18 +314,20 @@ func New(opts ...Option) (*Client, error) {
 		auth:      "Bearer " + o.token,
 		userAgent: o.userAgent,
 		versions:  versions,
+		version:   def,
+		fallback:  fallback,
+		missing:   missing,
+		logger:    logger,
 		timeout:   o.timeout,
 		http:      hc,
 	}, nil
 }
 
-func hasOperation(v Version, op Operation) bool {
-	min, ok := minVersion[op]
-	return !ok || v.atLeast(min[0], min[1])
-}
-
 // Version returns the Intercom-Version the client sends for op.
 func (c *Client) Version(op Operation) Version { return c.versions[op] }
+
+// PreviewFallback reports whether op is sent as Preview because the client's version lacks it.
+func (c *Client) PreviewFallback(op Operation) bool { return c.fallback[op] }
 
 // Format prints the client without its token (or a password in the base URL), so that %v or %+v in a
 // log line cannot leak it.

@@ -141,6 +141,81 @@ func requestCases() []requestCase {
 			wantBody: `{"company_id":null}`,
 		},
 		{
+			name: "createTicket 2.13 skips notifications", version: "2.13", response: ticketBody,
+			call: func(ctx context.Context, c *upstream.Client) error {
+				return ignore(c.CreateTicket(ctx, upstream.CreateTicketParams{
+					TicketTypeID: "12", Contacts: []upstream.ContactIdentifier{{ExternalID: "u1"}}, SkipNotifications: true,
+				}))
+			},
+			wantMethod: http.MethodPost, wantPath: "/tickets", wantVersion: "2.13",
+			wantBody: `{"ticket_type_id":"12","contacts":[{"external_id":"u1"}],"skip_notifications":true}`,
+		},
+		{
+			name: "updateTicket 2.12 state id with assignment{}", version: "2.12", response: ticketBody,
+			call: func(ctx context.Context, c *upstream.Client) error {
+				return ignore(c.UpdateTicket(ctx, "7", upstream.UpdateTicketParams{
+					StateID: ptr("8537"), CompanyID: ptr("co1"), AdminID: ptr(adminID), AssigneeID: ptr("22"),
+				}))
+			},
+			wantMethod: http.MethodPut, wantPath: "/tickets/7", wantVersion: "2.12",
+			// 2.12.yaml update_ticket_request: ticket_state_id and company_id, and still assignment{} of strings.
+			wantBody: `{"ticket_state_id":"8537","company_id":"co1","assignment":{"admin_id":"11","assignee_id":"22"}}`,
+		},
+		{
+			name: "updateTicket 2.13 unassigns with assignment{}", version: "2.13", response: ticketBody,
+			call: func(ctx context.Context, c *upstream.Client) error {
+				return ignore(c.UpdateTicket(ctx, "7", upstream.UpdateTicketParams{
+					AdminID: ptr(adminID), AssigneeID: ptr("0"), SkipNotifications: ptr(true),
+				}))
+			},
+			wantMethod: http.MethodPut, wantPath: "/tickets/7", wantVersion: "2.13",
+			wantBody: `{"assignment":{"admin_id":"11","assignee_id":"0"},"skip_notifications":true}`,
+		},
+		{
+			name: "updateTicket 2.14 top-level admin_id and assignee_id", version: "2.14", response: ticketBody,
+			call: func(ctx context.Context, c *upstream.Client) error {
+				return ignore(c.UpdateTicket(ctx, "7", upstream.UpdateTicketParams{
+					StateID: ptr("8537"), AdminID: ptr(adminID), AssigneeID: ptr("22"),
+				}))
+			},
+			wantMethod: http.MethodPut, wantPath: "/tickets/7", wantVersion: "2.14",
+			wantBody: `{"ticket_state_id":"8537","admin_id":11,"assignee_id":"22"}`,
+		},
+		{
+			name: "replyTicket 2.14 contact reply with reply_options", version: "2.14", response: partBody,
+			call: func(ctx context.Context, c *upstream.Client) error {
+				return ignore(c.ReplyToTicket(ctx, "7", upstream.ReplyParams{
+					AuthorType: "user", IntercomUserID: "c1", Body: "which one?",
+					ReplyOptions: []upstream.ReplyOption{{Text: "A", UUID: "0b5c8d53-8b0c-4a4f-9d7e-2f0c3c1a9d12"}},
+				}))
+			},
+			wantMethod: http.MethodPost, wantPath: "/tickets/7/reply", wantVersion: "2.14",
+			wantBody: `{"message_type":"comment","type":"user","intercom_user_id":"c1","body":"which one?",
+				"reply_options":[{"text":"A","uuid":"0b5c8d53-8b0c-4a4f-9d7e-2f0c3c1a9d12"}]}`,
+		},
+		{
+			name: "searchTickets 2.15 sends assignee ids as strings", version: "2.15", response: searchBody,
+			call:       func(ctx context.Context, c *upstream.Client) error { return ignore(c.SearchTickets(ctx, search)) },
+			wantMethod: http.MethodPost, wantPath: "/tickets/search", wantVersion: "2.15",
+			wantBody: searchQuery(`["1","2"]`, `"3"`),
+		},
+		{
+			name: "searchTickets 2.16 sends assignee ids as integers", version: "2.16", response: searchBody,
+			call:       func(ctx context.Context, c *upstream.Client) error { return ignore(c.SearchTickets(ctx, search)) },
+			wantMethod: http.MethodPost, wantPath: "/tickets/search", wantVersion: "2.16",
+			wantBody: searchQuery(`[1,2]`, `3`),
+		},
+		{
+			name: "deleteTicket 2.13 uses its own version", version: "2.13", response: deletedBody,
+			call:       func(ctx context.Context, c *upstream.Client) error { return ignore(c.DeleteTicket(ctx, "7")) },
+			wantMethod: http.MethodDelete, wantPath: "/tickets/7", wantVersion: "2.13",
+		},
+		{
+			name: "listTicketStates 2.12 uses its own version", version: "2.12", response: listBody,
+			call:       func(ctx context.Context, c *upstream.Client) error { return ignore(c.ListTicketStates(ctx)) },
+			wantMethod: http.MethodGet, wantPath: "/ticket_states", wantVersion: "2.12",
+		},
+		{
 			name: "deleteTicket uses Preview on a 2.11 client", version: v211, response: deletedBody,
 			call:       func(ctx context.Context, c *upstream.Client) error { return ignore(c.DeleteTicket(ctx, "7")) },
 			wantMethod: http.MethodDelete, wantPath: "/tickets/7", wantVersion: preview,

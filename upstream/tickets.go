@@ -9,13 +9,6 @@ import (
 	"strconv"
 )
 
-// Feature gates, by the first numbered Intercom-Version that has them (INTERCOM-API.md §1 and §10.1).
-// Preview has them all.
-func hasStateID(v Version) bool           { return v.atLeast(2, 12) } // update ticket_state_id, company_id
-func hasSkipNotifications(v Version) bool { return v.atLeast(2, 13) }
-func hasFlatAssignment(v Version) bool    { return v.atLeast(2, 14) } // update admin_id (int) + assignee_id; create assignment{}
-func hasIntegerAssignees(v Version) bool  { return v.atLeast(2, 16) } // admin_assignee_id/team_assignee_id integers
-
 // CreateTicket creates a ticket (POST /tickets, create_ticket_request). Intercom has no idempotency
 // key, so a create is never retried after it may have reached Intercom (see RetryPolicy).
 func (c *Client) CreateTicket(ctx context.Context, p CreateTicketParams) (*Ticket, error) {
@@ -40,14 +33,14 @@ func (c *Client) CreateTicket(ctx context.Context, p CreateTicketParams) (*Ticke
 		body.Contacts = append(body.Contacts, m)
 	}
 	if p.AdminAssigneeID != "" || p.TeamAssigneeID != "" {
-		if !hasFlatAssignment(v) {
-			return nil, unsupportedf("assigning on create (create_ticket_request.assignment) requires Intercom-Version 2.14+, have %s", v)
+		if err := require(OpCreateTicket, v, featureCreateAssignment); err != nil {
+			return nil, err
 		}
 		body.Assignment = &createAssignment{AdminAssigneeID: p.AdminAssigneeID, TeamAssigneeID: p.TeamAssigneeID}
 	}
 	if p.SkipNotifications {
-		if !hasSkipNotifications(v) {
-			return nil, unsupportedf("skip_notifications requires Intercom-Version 2.13+, have %s", v)
+		if err := require(OpCreateTicket, v, featureSkipNotifications); err != nil {
+			return nil, err
 		}
 		body.SkipNotifications = true
 	}
@@ -146,14 +139,14 @@ func (c *Client) UpdateTicket(ctx context.Context, id string, p UpdateTicketPara
 		SnoozedUntil:     p.SnoozedUntil,
 	}
 	if p.SkipNotifications != nil {
-		if !hasSkipNotifications(v) {
-			return nil, unsupportedf("skip_notifications requires Intercom-Version 2.13+, have %s", v)
+		if err := require(OpUpdateTicket, v, featureSkipNotifications); err != nil {
+			return nil, err
 		}
 		body.SkipNotifications = p.SkipNotifications
 	}
 	if p.CompanyID != nil {
-		if !hasStateID(v) {
-			return nil, unsupportedf("company_id on update requires Intercom-Version 2.12+, have %s", v)
+		if err := require(OpUpdateTicket, v, featureStateID); err != nil {
+			return nil, err
 		}
 		body.CompanyID = json.RawMessage("null")
 		if *p.CompanyID != "" {
@@ -161,11 +154,11 @@ func (c *Client) UpdateTicket(ctx context.Context, id string, p UpdateTicketPara
 		}
 	}
 	switch {
-	case p.StateID != nil && !hasStateID(v):
-		return nil, unsupportedf("ticket_state_id requires Intercom-Version 2.12+, have %s; set StateCategory instead", v)
+	case p.StateID != nil && !has(v, featureStateID):
+		return nil, require(OpUpdateTicket, v, featureStateID)
 	case p.StateID != nil:
 		body.TicketStateID = p.StateID
-	case p.StateCategory != nil && !hasStateID(v):
+	case p.StateCategory != nil && !has(v, featureStateID):
 		body.State = p.StateCategory
 	case p.StateCategory != nil:
 		stateID, err := c.resolveStateID(ctx, id, *p.StateCategory)
@@ -175,9 +168,9 @@ func (c *Client) UpdateTicket(ctx context.Context, id string, p UpdateTicketPara
 		body.TicketStateID = &stateID
 	}
 	if p.AdminID != nil || p.AssigneeID != nil {
-		if hasFlatAssignment(v) {
+		if has(v, featureFlatAssignment) {
 			if p.AdminID != nil {
-				// update_ticket_request.admin_id is `type: integer` from 2.14 on (§10.2).
+				// update_ticket_request.admin_id is `type: integer` from 2.14.yaml on (featureFlatAssignment).
 				n, err := strconv.ParseInt(*p.AdminID, 10, 64)
 				if err != nil {
 					return nil, invalidf("updateTicket: admin id %q must be numeric for Intercom-Version %s", *p.AdminID, v)
@@ -247,7 +240,8 @@ func (c *Client) resolveStateID(ctx context.Context, ticketID, category string) 
 	return "", invalidf("updateTicket: ticket type %s has no active state of category %q", t.Type.ID, category)
 }
 
-// DeleteTicket deletes a ticket irreversibly (DELETE /tickets/{id}, 2.13+ and Preview only).
+// DeleteTicket deletes a ticket irreversibly (DELETE /tickets/{id}, in 2.13.yaml and later). A client
+// on 2.11 or 2.12 sends it as Preview, or refuses it with WithPreviewFallback(false).
 func (c *Client) DeleteTicket(ctx context.Context, id string) (*DeletedTicket, error) {
 	path, err := pathf("/tickets/%s", id)
 	if err != nil {
@@ -299,8 +293,10 @@ func (c *Client) ReplyToTicket(ctx context.Context, id string, p ReplyParams) (*
 		if body.MessageType == "" {
 			body.MessageType = "comment" // the only message_type contact_reply_base_request allows
 		}
-		if len(p.ReplyOptions) > 0 && v != VersionPreview {
-			return nil, unsupportedf("reply_options on a contact reply is only described for Intercom-Version Preview, have %s", v)
+		if len(p.ReplyOptions) > 0 {
+			if err := require(OpReplyTicket, v, featureContactReplyOptions); err != nil {
+				return nil, err
+			}
 		}
 		if p.CrossPost {
 			return nil, invalidf("replyTicket: cross_post applies to admin notes only")
@@ -310,8 +306,8 @@ func (c *Client) ReplyToTicket(ctx context.Context, id string, p ReplyParams) (*
 		return nil, invalidf("replyTicket: author type must be \"admin\" or \"user\", got %q", p.AuthorType)
 	}
 	if p.SkipNotifications {
-		if !hasSkipNotifications(v) {
-			return nil, unsupportedf("skip_notifications requires Intercom-Version 2.13+, have %s", v)
+		if err := require(OpReplyTicket, v, featureSkipNotifications); err != nil {
+			return nil, err
 		}
 		body.SkipNotifications = true
 	}
@@ -393,7 +389,7 @@ type searchPagination struct {
 }
 
 // integerSearchFields are the fields whose values change JSON type by version: strings up to 2.15,
-// integers from 2.16 on (INTERCOM-API.md §8 ticket search fields).
+// integers from 2.16 on (featureIntegerAssigneeSearch says why 2.16 is on the integer side).
 var integerSearchFields = map[string]bool{"admin_assignee_id": true, "team_assignee_id": true}
 
 // encodeQuery renders a SearchQuery as single_filter_search_request or multiple_filter_search_request.
@@ -455,7 +451,7 @@ func searchValue(field string, value any, v Version) (any, error) {
 	if !integerSearchFields[field] {
 		return value, nil
 	}
-	if hasIntegerAssignees(v) {
+	if has(v, featureIntegerAssigneeSearch) {
 		toInt := func(s string) (int64, error) {
 			n, err := strconv.ParseInt(s, 10, 64)
 			if err != nil {

@@ -70,6 +70,8 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		upstream.WithRegion(regions[cfg.Intercom.Region]),
 		upstream.WithVersion(upstream.Version(cfg.Intercom.Version)),
 		upstream.WithTimeout(cfg.Intercom.Timeout),
+		// Calls sent as Preview because the configured version lacks them carry version_fallback=true.
+		upstream.WithLogger(log.With("component", "upstream")),
 	}
 	if cfg.Intercom.BaseURL != "" {
 		clientOpts = append(clientOpts, upstream.WithBaseURL(cfg.Intercom.BaseURL))

@@ -33,7 +33,34 @@ import (
 var files = map[string]string{
 	"2.9":      "2.9.yaml",
 	"2.11":     "2.11.yaml",
+	"2.12":     "2.12.yaml",
+	"2.13":     "2.13.yaml",
+	"2.14":     "2.14.yaml",
+	"2.15":     "2.15.yaml",
+	"2.16":     "2.16.yaml",
 	"unstable": "unstable.yaml",
+}
+
+// Versions are the descriptions of the Intercom-Versions the gateway supports, oldest first, in this
+// package's spelling ("unstable" is Preview). Per-version tests range over it.
+var Versions = []string{"2.11", "2.12", "2.13", "2.14", "2.15", "2.16", "unstable"}
+
+// Header is the Intercom-Version header value whose description is version ("unstable" → "Preview").
+func Header(version string) string {
+	if version == "unstable" {
+		return "Preview"
+	}
+	return version
+}
+
+// FromHeader is the description that defines an Intercom-Version header value: "Preview" and
+// "Unstable" are "unstable"; other values are returned unchanged.
+func FromHeader(h string) string {
+	switch h {
+	case "Preview", "preview", "Unstable", "unstable":
+		return "unstable"
+	}
+	return h
 }
 
 // EnvSharedDir overrides the shared directory (the one that contains
@@ -112,7 +139,7 @@ func get(tb testing.TB, version string) *loaded {
 	tb.Helper()
 	name, ok := files[version]
 	if !ok {
-		tb.Fatalf("intercomspec: unknown version %q (want 2.9, 2.11 or unstable)", version)
+		tb.Fatalf("intercomspec: unknown version %q (want 2.9, 2.11 to 2.16 or unstable)", version)
 	}
 	l := entry(version)
 	l.once.Do(func() { l.load(version, name) })
@@ -175,8 +202,8 @@ func patchDanglingCustomAttributes(data []byte) []byte {
 	return append(out, data[i:]...)
 }
 
-// Load returns the parsed, patched description for version ("2.9", "2.11" or
-// "unstable"). It skips tb when the shared files are absent. The document is
+// Load returns the parsed, patched description for version ("2.9", "2.11" to
+// "2.16", or "unstable"). It skips tb when the shared files are absent. The document is
 // shared between tests and must not be modified.
 func Load(tb testing.TB, version string) *openapi3.T {
 	tb.Helper()

@@ -38,7 +38,7 @@ var KnownSpecErrors = []KnownSpecError{
 		patch: schema("ticket_type_list", realList("ticket_type")),
 	},
 	{
-		Versions:   []string{"2.9", "2.11", "unstable"},
+		Versions:   []string{"2.9", "2.11", "2.12", "2.13", "2.14", "2.15", "2.16", "unstable"},
 		Where:      "components/schemas/ticket_type_attribute_list",
 		Operations: []string{"listTicketTypes", "getTicketType", "createTicketType", "updateTicketType", "getTicket", "createTicket", "updateTicket", "searchTickets"},
 		Why: "The container inside ticket_type is described as {type:\"ticket_type_attributes.list\", " +
@@ -58,7 +58,7 @@ var KnownSpecErrors = []KnownSpecError{
 		}),
 	},
 	{
-		Versions:   []string{"2.9", "2.11", "unstable"},
+		Versions:   []string{"2.9", "2.11", "2.12", "2.13", "2.14", "2.15", "2.16", "unstable"},
 		Where:      "POST /tags requestBody",
 		Operations: []string{"createTag"},
 		Why: "The body is oneOf create_or_update_tag_request, tag_company_request, untag_company_request and " +
@@ -68,7 +68,7 @@ var KnownSpecErrors = []KnownSpecError{
 		patch: oneOfToAnyOf("/tags", "POST"),
 	},
 	{
-		Versions:   []string{"2.9", "2.11", "unstable"},
+		Versions:   []string{"2.9", "2.11", "2.12", "2.13", "2.14", "2.15", "2.16", "unstable"},
 		Where:      "components/schemas/ticket_type_attribute",
 		Operations: []string{"listTicketTypes", "getTicketType", "createTicketType", "updateTicketType", "getTicket", "createTicket", "updateTicket", "searchTickets"},
 		Why: "input_options is a non-nullable object, yet the ticket type and ticket examples of every version send " +
