@@ -31,6 +31,9 @@ type config struct {
 	ServerCPU   string        `json:"server_cpu"`
 	LoadCPU     string        `json:"load_cpu"`
 	Keep        bool          `json:"-"`
+	// ProfileDir, when set, receives a CPU profile of each row's server
+	// (if it has Pprof) during the first repetition at each concurrency.
+	ProfileDir string `json:"-"`
 }
 
 // harness owns the server processes of one run.
@@ -354,12 +357,16 @@ func (h *harness) measure(row Row, c, rep int) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	profiled := h.profile(row, c, rep)
 	if l, err := next(); err != nil || l != "end" {
 		return Result{}, fmt.Errorf("load generator: want end, got %q (%v)", l, err)
 	}
 	p1, c1, err := h.sample()
 	if err != nil {
 		return Result{}, err
+	}
+	if err := <-profiled; err != nil {
+		fmt.Fprintf(h.log, "profile of %s c=%d: %v\n", row.Name, c, err)
 	}
 	line, err := next()
 	if err != nil {
@@ -385,6 +392,46 @@ func (h *harness) measure(row Row, c, rep int) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// profile saves a CPU profile of row's server over the measured window, when
+// asked to and the server has a pprof endpoint. The result arrives on the
+// channel once the profile is written.
+func (h *harness) profile(row Row, c, rep int) <-chan error {
+	done := make(chan error, 1)
+	p := h.procs[row.Server]
+	if h.cfg.ProfileDir == "" || rep != 1 || p == nil || p.Pprof == "" {
+		done <- nil
+		return done
+	}
+	base, err := h.expand(p.Pprof)
+	if err != nil {
+		done <- err
+		return done
+	}
+	secs := max(1, int(h.cfg.Duration.Round(time.Second)/time.Second))
+	go func() {
+		done <- func() error {
+			resp, err := (&http.Client{Timeout: h.cfg.Duration + 10*time.Second}).Get(fmt.Sprintf("%s/profile?seconds=%d", base, secs))
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("HTTP %d", resp.StatusCode)
+			}
+			f, err := os.Create(filepath.Join(h.cfg.ProfileDir, fmt.Sprintf("%s-c%d.pprof", row.Name, c)))
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(f, resp.Body); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		}()
+	}()
+	return done
 }
 
 // run starts the servers, measures every selected row at every concurrency

@@ -92,6 +92,7 @@ func runMain(args []string) error {
 	fs.StringVar(&cfg.LoadCPU, "load-cpu", "1", "CPU list (taskset -c) for the load generators; empty to not pin")
 	out := fs.String("out", "", "write the JSON report here (default bench-results/<time>.json)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the servers' logs")
+	fs.StringVar(&cfg.ProfileDir, "profile", "", "save CPU profiles of the gateway's rows (first repetition) in this directory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -112,6 +113,11 @@ func runMain(args []string) error {
 	cfg.Gateway = gw
 	if _, err := os.Stat(cfg.Gateway); err != nil {
 		return fmt.Errorf("-gateway: %w (make bench builds it)", err)
+	}
+	if cfg.ProfileDir != "" {
+		if err := os.MkdirAll(cfg.ProfileDir, 0o755); err != nil {
+			return err
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

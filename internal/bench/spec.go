@@ -12,7 +12,7 @@ package main
 // tracing on versus the same gateway with it off:
 //
 //	// in procs():
-//	{Name: "gateway-otel", Bin: binGateway, Ports: []string{"grpc", "http"},
+//	{Name: "gateway-otel", Bin: binGateway, Ports: []string{"grpc", "http", "admin"},
 //		Env: append(gatewayEnv("gateway-otel"), "OTEL_TRACES_EXPORTER=none"),
 //		Ready: "http://{gateway-otel.http}/healthz"},
 //	// in rows():
@@ -53,6 +53,9 @@ type Proc struct {
 	// Ready is polled until it answers 2xx (an http:// URL) or accepts a
 	// connection (tcp://host:port).
 	Ready string
+	// Pprof is the process's net/http/pprof base URL, if it has one;
+	// `bench -profile DIR` then saves a CPU profile of each row it serves.
+	Pprof string
 }
 
 // Call is what the load generator sends, over and over.
@@ -111,6 +114,7 @@ func gatewayEnv(name string) []string {
 		"GATEWAY_HTTP_ADDR={" + name + ".http}",
 		"GATEWAY_LOG_LEVEL=info",
 		"GATEWAY_LOG_FORMAT=json",
+		"GATEWAY_ADMIN_ADDR={" + name + ".admin}",
 	}
 }
 
@@ -122,9 +126,10 @@ func procs() []Proc {
 		{Name: "sandbox", Bin: binGateway, Ports: []string{"http"},
 			Args:  []string{"sandbox", "--addr", "{sandbox.http}", "--rate-limit", "0", "--log-level", "warn"},
 			Ready: "tcp://{sandbox.http}"},
-		{Name: "gateway", Bin: binGateway, Ports: []string{"grpc", "http"},
+		{Name: "gateway", Bin: binGateway, Ports: []string{"grpc", "http", "admin"},
 			Env:   gatewayEnv("gateway"),
-			Ready: "http://{gateway.http}/healthz"},
+			Ready: "http://{gateway.http}/healthz",
+			Pprof: "http://{gateway.admin}/debug/pprof"},
 		// A bare httputil.ReverseProxy with a pooled transport in front of the sandbox.
 		{Name: "proxy", Bin: binSelf, Ports: []string{"http"},
 			Args:  []string{"proxy", "-addr", "{proxy.http}", "-upstream", "http://{sandbox.http}"},
