@@ -12,6 +12,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+
+	"github.com/intercom-gateway/intercom-gateway/telemetry"
 )
 
 // errPanic is what a caller sees when a handler panics: the panic value and
@@ -54,8 +56,9 @@ func logPanic(ctx context.Context, log *slog.Logger, method string, p any) {
 func unaryLogging(log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
+		ctx, stats := telemetry.WithCallStats(ctx)
 		resp, err := handler(ctx, req)
-		logCall(ctx, log, info.FullMethod, start, err)
+		logCall(ctx, log, info.FullMethod, start, stats, err)
 		return resp, err
 	}
 }
@@ -63,13 +66,26 @@ func unaryLogging(log *slog.Logger) grpc.UnaryServerInterceptor {
 func streamLogging(log *slog.Logger) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		start := time.Now()
-		err := handler(srv, ss)
-		logCall(ss.Context(), log, info.FullMethod, start, err)
+		ctx, stats := telemetry.WithCallStats(ss.Context())
+		err := handler(srv, &contextStream{ss, ctx})
+		logCall(ctx, log, info.FullMethod, start, stats, err)
 		return err
 	}
 }
 
-func logCall(ctx context.Context, log *slog.Logger, method string, start time.Time, err error) {
+// contextStream is a ServerStream with a derived context.
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *contextStream) Context() context.Context { return s.ctx }
+
+// logCall writes the access-log line: one per call, REST calls included
+// (they reach the gRPC server through the in-memory connection). Logged
+// with the call's context, so it carries trace_id and span_id when the
+// logger's handler is telemetry.NewLogHandler.
+func logCall(ctx context.Context, log *slog.Logger, method string, start time.Time, stats *telemetry.CallStats, err error) {
 	st := status.Convert(err)
 	level := callLevel(method, st.Code())
 	if !log.Enabled(ctx, level) {
@@ -80,6 +96,7 @@ func logCall(ctx context.Context, log *slog.Logger, method string, start time.Ti
 		slog.String("grpc.code", st.Code().String()),
 		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 		slog.String("transport", transport(ctx)),
+		slog.Int64("upstream_attempts", stats.Attempts()),
 	}
 	if err != nil {
 		// Status messages are written by the service package for callers, so

@@ -45,6 +45,7 @@ func (s *Server) httpHandler(mounts []mount) (http.Handler, error) {
 		}),
 		runtime.WithErrorHandler(restErrorHandler),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
+		runtime.WithMiddlewares(recordRESTRoute),
 	)
 	ctx := context.Background() // only used by the generated code to build clients
 	for _, register := range []func(context.Context, *runtime.ServeMux) error{
@@ -69,7 +70,7 @@ func (s *Server) httpHandler(mounts []mount) (http.Handler, error) {
 	for _, m := range mounts {
 		mux.Handle(m.pattern, m.h)
 	}
-	mux.Handle("/", gw)
+	mux.Handle("/", restRoutes{gw})
 	return mux, nil
 }
 

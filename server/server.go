@@ -78,10 +78,13 @@ type Services struct {
 type Option func(*options)
 
 type options struct {
-	logger   *slog.Logger
-	unary    []grpc.UnaryServerInterceptor
-	stream   []grpc.StreamServerInterceptor
-	handlers []mount
+	logger     *slog.Logger
+	unary      []grpc.UnaryServerInterceptor
+	stream     []grpc.StreamServerInterceptor
+	handlers   []mount
+	grpcOpts   []grpc.ServerOption
+	dialOpts   []grpc.DialOption
+	middleware []func(http.Handler) http.Handler
 }
 
 type mount struct {
@@ -120,6 +123,29 @@ func WithStreamInterceptor(i ...grpc.StreamServerInterceptor) Option {
 // gateway uses it to expose the sandbox's admin endpoints in sandbox mode.
 func WithHTTPHandler(pattern string, h http.Handler) Option {
 	return func(o *options) { o.handlers = append(o.handlers, mount{pattern, h}) }
+}
+
+// WithGRPCServerOption adds options to the gRPC server, such as a stats
+// handler (grpc.StatsHandler) or keepalive settings. Interceptors belong in
+// WithUnaryInterceptor and WithStreamInterceptor, which place them in the
+// chain; credentials for the gRPC listener may go here too.
+func WithGRPCServerOption(opt ...grpc.ServerOption) Option {
+	return func(o *options) { o.grpcOpts = append(o.grpcOpts, opt...) }
+}
+
+// WithInMemoryDialOption adds options to the in-memory connection the REST
+// mux uses to reach the gRPC server, such as a client stats handler
+// (grpc.WithStatsHandler). Dialer and transport credentials are the
+// server's own and cannot be replaced.
+func WithInMemoryDialOption(opt ...grpc.DialOption) Option {
+	return func(o *options) { o.dialOpts = append(o.dialOpts, opt...) }
+}
+
+// WithHTTPMiddleware wraps everything the HTTP listener serves (REST, health,
+// OpenAPI and WithHTTPHandler mounts), outermost first:
+// WithHTTPMiddleware(a, b) serves a(b(handler)).
+func WithHTTPMiddleware(mw ...func(http.Handler) http.Handler) Option {
+	return func(o *options) { o.middleware = append(o.middleware, mw...) }
 }
 
 // serviceNames are the health-checkable services, besides the overall "".
@@ -170,7 +196,7 @@ func New(cfg Config, svcs Services, opts ...Option) (*Server, error) {
 	}, o.stream...)
 	stream = append(stream, service.StreamErrorInterceptor(o.logger))
 
-	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
+	s.grpc = grpc.NewServer(append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)}, o.grpcOpts...)...)
 	gatewayv1.RegisterTicketServiceServer(s.grpc, svcs.Tickets)
 	gatewayv1.RegisterTicketTypeServiceServer(s.grpc, svcs.TicketTypes)
 	gatewayv1.RegisterTagServiceServer(s.grpc, svcs.Tags)
@@ -183,10 +209,10 @@ func New(cfg Config, svcs Services, opts ...Option) (*Server, error) {
 	// nothing is dialled until the first REST call, after Serve has started
 	// serving s.mem.
 	s.mem = bufconn.Listen(1 << 20)
-	s.conn, err = grpc.NewClient("passthrough:///bufnet",
+	s.conn, err = grpc.NewClient("passthrough:///bufnet", append(o.dialOpts,
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.mem.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("server: in-memory gRPC connection: %w", err)
 	}
@@ -194,6 +220,9 @@ func New(cfg Config, svcs Services, opts ...Option) (*Server, error) {
 	if err != nil {
 		_ = s.conn.Close()
 		return nil, err
+	}
+	for i := len(o.middleware) - 1; i >= 0; i-- {
+		handler = o.middleware[i](handler)
 	}
 	s.http = &http.Server{
 		Handler:           handler,

@@ -127,6 +127,7 @@ type options struct {
 	// previewFallback sends operations the version lacks as Preview (default true).
 	previewFallback bool
 	logger          *slog.Logger
+	workspace       string
 }
 
 // defaultOptions are the settings a Client starts from.
@@ -141,6 +142,7 @@ func defaultOptions() options {
 		retry:           DefaultRetryPolicy(),
 		userAgent:       "intercom-gateway/1 (+https://github.com/intercom-gateway/intercom-gateway)",
 		previewFallback: true,
+		workspace:       "default",
 	}
 }
 
@@ -160,8 +162,9 @@ func WithBaseURL(u string) Option {
 // transport chain. c itself is not modified.
 func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
 
-// WithTransport sets the base of the transport chain (default: one shared NewTransport()). The retry policy
-// wraps it, and middleware wraps the retry policy.
+// WithTransport sets the base of the transport chain (default: one shared NewTransport()). Per-attempt
+// instrumentation (a client span and metrics per attempt) wraps it, the retry policy wraps that, and
+// middleware wraps the retry policy.
 func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.transport = rt } }
 
 // WithMiddleware wraps the retry transport, outermost first: WithMiddleware(tracing, ratelimit) gives
@@ -204,6 +207,11 @@ func WithRetryPolicy(p RetryPolicy) Option { return func(o *options) { o.retry =
 // them, success or error, including each attempt the retry policy repeats. It runs on the request's
 // goroutine, so it must be fast and safe for concurrent use.
 func WithRateLimitObserver(f func(RateLimit)) Option { return func(o *options) { o.observer = f } }
+
+// WithWorkspace names the Intercom workspace this client calls, for the
+// workspace label of its metrics and spans (default "default"). Names come
+// from configuration, which keeps the label bounded.
+func WithWorkspace(name string) Option { return func(o *options) { o.workspace = name } }
 
 // WithUserAgent sets the User-Agent header.
 func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = ua } }
@@ -303,7 +311,7 @@ func New(opts ...Option) (*Client, error) {
 	// The client-level timeout is replaced by per-call context deadlines (WithTimeout), which the
 	// retry policy can see and respect.
 	hc.Timeout = 0
-	rt := NewRetryTransport(&rateLimitTransport{base: baseRT, observe: o.observer}, o.retry)
+	rt := NewRetryTransport(&rateLimitTransport{base: newAttemptTransport(baseRT, o.workspace), observe: o.observer}, o.retry)
 	for i := len(o.middleware) - 1; i >= 0; i-- {
 		rt = o.middleware[i](rt)
 	}

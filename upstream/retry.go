@@ -104,7 +104,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	idempotent := isIdempotent(req)
 	attemptReq := req
 	for attempt := 1; ; attempt++ {
-		resp, err := t.base.RoundTrip(attemptReq)
+		resp, err := t.base.RoundTrip(attemptReq.WithContext(withAttempt(ctx, attempt)))
 		wait, retry := t.decide(ctx, idempotent, attempt, resp, err)
 		if !retry || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
 			return resp, err

@@ -21,6 +21,7 @@ import (
 
 	"github.com/intercom-gateway/intercom-gateway/server"
 	"github.com/intercom-gateway/intercom-gateway/service"
+	"github.com/intercom-gateway/intercom-gateway/telemetry"
 	"github.com/intercom-gateway/intercom-gateway/upstream"
 	"github.com/intercom-gateway/intercom-gateway/upstream/sandbox"
 )
@@ -49,12 +50,15 @@ func realMain(ctx context.Context) error {
 	return runGateway(ctx, args, os.Getenv, os.Stderr)
 }
 
+// newLogger writes JSON (or text) lines; lines logged inside a traced call
+// carry its trace_id and span_id.
 func newLogger(c LogConfig, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: c.Level}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if c.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(telemetry.NewLogHandler(h))
 }
 
 func runGateway(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -64,6 +68,20 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	log := newLogger(cfg.Log, stderr)
 	log.Info("starting", "config", cfg)
+
+	// Telemetry first, so that everything built below reports through it.
+	tel, err := telemetry.Setup(ctx, telemetry.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Bounded (telemetry.DefaultShutdownTimeout): a dead collector
+		// cannot hold up the exit.
+		if err := tel.Shutdown(context.WithoutCancel(ctx)); err != nil {
+			log.Warn("telemetry flush incomplete", "error", err.Error())
+		}
+	}()
+	log.Info("telemetry", "exported", tel.Exported(), "tracing", tel.TracingEnabled(), "metrics_path", "/metrics")
 
 	clientOpts := []upstream.Option{
 		upstream.WithToken(cfg.Intercom.Token.Reveal()),
@@ -76,7 +94,10 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 	if cfg.Intercom.BaseURL != "" {
 		clientOpts = append(clientOpts, upstream.WithBaseURL(cfg.Intercom.BaseURL))
 	}
-	var serverOpts []server.Option
+	// /metrics is served on the HTTP listener: it is the port that
+	// Prometheus and the orchestrator's probes (/healthz) already reach, and
+	// it holds no secrets and only bounded labels.
+	serverOpts := []server.Option{server.WithOpenTelemetry(), server.WithHTTPHandler("GET /metrics", tel.MetricsHandler())}
 
 	if cfg.UseSandbox() {
 		sb := sandbox.New(sandbox.WithLogger(log.With("component", "sandbox")))

@@ -1,0 +1,122 @@
+package upstream
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/intercom-gateway/intercom-gateway/telemetry"
+)
+
+// instrumentationName names this package's tracer and meter.
+const instrumentationName = "github.com/intercom-gateway/intercom-gateway/upstream"
+
+type attemptKey struct{}
+
+// AttemptFromContext returns the 1-based number of the HTTP attempt an
+// outgoing request is, for transports below the retry policy (WithTransport).
+func AttemptFromContext(ctx context.Context) (int, bool) {
+	n, ok := ctx.Value(attemptKey{}).(int)
+	return n, ok
+}
+
+func withAttempt(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, attemptKey{}, n)
+}
+
+// newAttemptTransport instruments each attempt the retry policy sends, which
+// is why it sits below it: one client span per attempt (otelhttp, which
+// also injects traceparent and baggage into the request), with the retry
+// number and Intercom's request_id, and the gateway.upstream.* metrics
+// (see package telemetry). The global providers are read per request, so
+// a client built before telemetry.Setup still reports.
+//
+// otelhttp's own client metrics are off: gateway.upstream.requests and
+// .duration say the same by Intercom operation and workspace, which the
+// otelhttp ones cannot.
+func newAttemptTransport(base http.RoundTripper, workspace string) http.RoundTripper {
+	meter := otel.Meter(instrumentationName)
+	t := &attemptTransport{base: base, workspace: telemetry.KeyWorkspace.String(workspace)}
+	t.requests, _ = meter.Int64Counter(telemetry.MetricUpstreamRequests, metric.WithUnit("{request}"),
+		metric.WithDescription("HTTP attempts sent to Intercom, by answer status (\"error\" when none came)."))
+	t.duration, _ = meter.Float64Histogram(telemetry.MetricUpstreamDuration, metric.WithUnit("s"),
+		metric.WithDescription("Time from sending an attempt to Intercom's response headers."),
+		metric.WithExplicitBucketBoundaries(telemetry.DurationBuckets...))
+	t.remaining, _ = meter.Int64Gauge(telemetry.MetricUpstreamRemaining, metric.WithUnit("{request}"),
+		metric.WithDescription("X-RateLimit-Remaining of Intercom's latest answer."))
+	t.limit, _ = meter.Int64Gauge(telemetry.MetricUpstreamLimit, metric.WithUnit("{request}"),
+		metric.WithDescription("X-RateLimit-Limit of Intercom's latest answer."))
+	return otelhttp.NewTransport(t,
+		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
+		otelhttp.WithSpanNameFormatter(attemptSpanName))
+}
+
+// attemptSpanName is "{method} {operation}": the HTTP conventions'
+// "{method} {target}" with the Intercom operation standing in for the URL
+// template, bounded where the path (which holds ids) is not.
+func attemptSpanName(_ string, r *http.Request) string {
+	if op, ok := OperationFromContext(r.Context()); ok {
+		return r.Method + " " + string(op)
+	}
+	return r.Method
+}
+
+type attemptTransport struct {
+	base             http.RoundTripper
+	workspace        attribute.KeyValue
+	requests         metric.Int64Counter
+	duration         metric.Float64Histogram
+	remaining, limit metric.Int64Gauge
+}
+
+func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	if s := telemetry.CallStatsFrom(ctx); s != nil {
+		s.AddAttempt()
+	}
+	op, _ := OperationFromContext(ctx)
+	start := time.Now()
+	resp, err := t.base.RoundTrip(req)
+	elapsed := time.Since(start)
+
+	status := "error"
+	if err == nil {
+		status = strconv.Itoa(resp.StatusCode)
+		if rl := ParseRateLimit(resp.Header); rl.Present {
+			ws := metric.WithAttributes(t.workspace)
+			t.remaining.Record(ctx, int64(rl.Remaining), ws)
+			t.limit.Record(ctx, int64(rl.Limit), ws)
+		}
+	}
+	attrs := metric.WithAttributes(t.workspace, telemetry.KeyOperation.String(string(op)), telemetry.KeyStatus.String(status))
+	t.requests.Add(ctx, 1, attrs)
+	t.duration.Record(ctx, elapsed.Seconds(), attrs)
+
+	// The span is otelhttp's, started just above; it ends when the body is
+	// read or closed.
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		n, _ := AttemptFromContext(ctx)
+		span.SetAttributes(
+			telemetry.KeyOperation.String(string(op)),
+			t.workspace,
+			semconv.HTTPRequestResendCount(max(n-1, 0)),
+		)
+		if err == nil {
+			// Every Intercom answer carries its request_id in X-Request-Id;
+			// error bodies repeat it, success bodies do not.
+			if id := resp.Header.Get("X-Request-Id"); id != "" {
+				span.SetAttributes(telemetry.KeyIntercomRequestID.String(id))
+			}
+		}
+	}
+	return resp, err
+}
