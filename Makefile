@@ -92,6 +92,11 @@ test: ## Run every test (the example clients too, where npm and protoc are insta
 	else echo "npm, protoc or grpc_python_plugin missing: the TypeScript and Python examples will be skipped"; fi
 	go test -race -count=1 ./...
 
+FUZZTIME ?= 5s
+.PHONY: fuzz
+fuzz: ## Fuzz the id fields of every RPC for FUZZTIME (default 5s; e.g. FUZZTIME=1000000x).
+	go test -run '^$$' -fuzz '^FuzzRPCIDs$$' -fuzztime $(FUZZTIME) ./service/
+
 .PHONY: test-short
 test-short: ## Run the fast tests only.
 	go test -short ./...
