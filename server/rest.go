@@ -33,19 +33,40 @@ var JSONMarshalOptions = protojson.MarshalOptions{UseProtoNames: true, EmitUnpop
 // JSONUnmarshalOptions rejects unknown request fields with 400 rather than
 // silently dropping them: a misspelt field is a caller bug they should see.
 // Both proto names and lowerCamelCase JSON names are accepted.
-var JSONUnmarshalOptions = protojson.UnmarshalOptions{DiscardUnknown: false}
+// Nesting is bounded by maxJSONDepth: a caller's 5,000-level body is a
+// caller mistake (400), not something to hand to the gRPC hop.
+var JSONUnmarshalOptions = protojson.UnmarshalOptions{DiscardUnknown: false, RecursionLimit: maxJSONDepth}
+
+// maxJSONDepth bounds the nesting of messages (and of Struct/Value pairs) in
+// a REST body. The contract's deepest legitimate request, a search with two
+// levels of groups, nests 7 levels; attribute values are flat.
+const maxJSONDepth = 64
+
+// restMarshaler is the JSON marshaler, and names the content type of
+// streamed answers: newline-delimited JSON, one {"result": …} object per
+// line and, when the stream fails, a last {"error": google.rpc.Status} line.
+type restMarshaler struct{ *runtime.JSONPb }
+
+func (restMarshaler) StreamContentType(any) string { return "application/x-ndjson" }
+
+// dropAll keeps gRPC metadata out of REST answers: the REST mux talks to the
+// gRPC server over an in-memory connection, whose transport headers
+// (content-type: application/grpc, …) are no business of an HTTP caller.
+func dropAll(string) (string, bool) { return "", false }
 
 // httpHandler is everything the HTTP listener serves: the REST API, the
 // health and OpenAPI endpoints, and any WithHTTPHandler mounts.
 func (s *Server) httpHandler(mounts []mount) (http.Handler, error) {
 	gw := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, restMarshaler{&runtime.JSONPb{
 			MarshalOptions:   JSONMarshalOptions,
 			UnmarshalOptions: JSONUnmarshalOptions,
-		}),
-		runtime.WithErrorHandler(restErrorHandler),
+		}}),
+		runtime.WithErrorHandler(s.restErrorHandler),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithMiddlewares(recordRESTRoute),
+		runtime.WithOutgoingHeaderMatcher(dropAll),
+		runtime.WithOutgoingTrailerMatcher(dropAll),
 	)
 	ctx := context.Background() // only used by the generated code to build clients
 	for _, register := range []func(context.Context, *runtime.ServeMux) error{
@@ -71,7 +92,11 @@ func (s *Server) httpHandler(mounts []mount) (http.Handler, error) {
 		mux.Handle(m.pattern, m.h)
 	}
 	mux.Handle("/", restRoutes{gw})
-	return mux, nil
+	routes, err := loadAPIRoutes()
+	if err != nil {
+		return nil, err
+	}
+	return edges(routes, s.cfg.MaxRequestBytes, mux), nil
 }
 
 // incomingHeader decides which HTTP headers become gRPC metadata. The runtime
@@ -91,13 +116,27 @@ func incomingHeader(key string) (string, bool) {
 // RESOURCE_EXHAUSTED with a RetryInfo detail, a Retry-After header in whole
 // seconds, rounded up so that a client that obeys it never comes back early
 // (RFC 9110 §10.2.3 allows only whole seconds).
-func restErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+//
+// Two kinds of error are rewritten first: a body cut at the size limit is
+// 413 (never 429: "retry later" would make a client resend the same body
+// forever), and a body the JSON decoder refused gets a clear message and the
+// field it names (decodeProblem).
+func (s *Server) restErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	cause := err
 	var httpErr *runtime.HTTPStatusError
 	if errors.As(err, &httpErr) {
 		cause = httpErr.Err
 	}
-	if st := status.Convert(cause); st.Code() == codes.ResourceExhausted {
+	st := status.Convert(cause)
+	if bs, ok := r.Context().Value(bodyStateKey{}).(*bodyState); ok && bs.tooLarge.Load() ||
+		st.Code() == codes.ResourceExhausted && strings.Contains(st.Message(), "larger than max") {
+		writeTooLarge(w, r, s.cfg.MaxRequestBytes)
+		return
+	}
+	if clear, ok := decodeProblem(st); ok {
+		err = clear.Err()
+	}
+	if st.Code() == codes.ResourceExhausted {
 		if d, ok := service.RetryAfter(st); ok {
 			w.Header().Set("Retry-After", strconv.FormatInt(ceilSeconds(d), 10))
 		}

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/test/bufconn"
 
@@ -30,8 +31,23 @@ type Config struct {
 	// ReadHeaderTimeout bounds how long the HTTP server waits for a request's
 	// headers, so that slow clients cannot hold connections open for free.
 	ReadHeaderTimeout time.Duration
-	// IdleTimeout closes idle HTTP keep-alive connections.
+	// ReadTimeout bounds how long reading a whole REST request (headers and
+	// body) may take, so that a client sending a byte every few seconds
+	// cannot hold a connection and a handler. Answers are not bounded by it:
+	// a streamed search may run as long as its deadline allows.
+	ReadTimeout time.Duration
+	// IdleTimeout closes idle HTTP keep-alive connections, and gRPC
+	// connections with no call for that long (keepalive MaxConnectionIdle).
 	IdleTimeout time.Duration
+	// HandshakeTimeout bounds how long a new gRPC connection may take to
+	// send the HTTP/2 preface and settings (grpc.ConnectionTimeout), so that
+	// connections that never speak are closed.
+	HandshakeTimeout time.Duration
+	// MaxRequestBytes is the largest request accepted: a REST body over it
+	// is refused with 413 while reading (before it is buffered), a gRPC
+	// message over it with RESOURCE_EXHAUSTED by grpc-go itself (without
+	// RetryInfo, so no client retries it).
+	MaxRequestBytes int64
 }
 
 // DefaultConfig returns the defaults.
@@ -41,7 +57,12 @@ func DefaultConfig() Config {
 		// started just before shutdown can still finish.
 		ShutdownGrace:     20 * time.Second,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		HandshakeTimeout:  10 * time.Second,
+		// The gateway's largest real requests (a ticket with its attributes,
+		// a search) are a few kilobytes; 4 MiB is gRPC's default limit.
+		MaxRequestBytes: 4 << 20,
 	}
 }
 
@@ -54,7 +75,9 @@ func (c Config) withDefaults() (Config, error) {
 	}{
 		{"ShutdownGrace", &c.ShutdownGrace, d.ShutdownGrace},
 		{"ReadHeaderTimeout", &c.ReadHeaderTimeout, d.ReadHeaderTimeout},
+		{"ReadTimeout", &c.ReadTimeout, d.ReadTimeout},
 		{"IdleTimeout", &c.IdleTimeout, d.IdleTimeout},
+		{"HandshakeTimeout", &c.HandshakeTimeout, d.HandshakeTimeout},
 	} {
 		switch {
 		case *f.v < 0:
@@ -62,6 +85,12 @@ func (c Config) withDefaults() (Config, error) {
 		case *f.v == 0:
 			*f.v = f.def
 		}
+	}
+	switch {
+	case c.MaxRequestBytes < 0:
+		return c, fmt.Errorf("server: Config.MaxRequestBytes must not be negative, got %d", c.MaxRequestBytes)
+	case c.MaxRequestBytes == 0:
+		c.MaxRequestBytes = d.MaxRequestBytes
 	}
 	return c, nil
 }
@@ -196,7 +225,11 @@ func New(cfg Config, svcs Services, opts ...Option) (*Server, error) {
 	}, o.stream...)
 	stream = append(stream, service.StreamErrorInterceptor(o.logger))
 
-	s.grpc = grpc.NewServer(append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)}, o.grpcOpts...)...)
+	s.grpc = grpc.NewServer(append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...),
+		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
+		grpc.ConnectionTimeout(cfg.HandshakeTimeout),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: cfg.IdleTimeout}),
+	}, o.grpcOpts...)...)
 	gatewayv1.RegisterTicketServiceServer(s.grpc, svcs.Tickets)
 	gatewayv1.RegisterTicketTypeServiceServer(s.grpc, svcs.TicketTypes)
 	gatewayv1.RegisterTagServiceServer(s.grpc, svcs.Tags)
@@ -212,6 +245,9 @@ func New(cfg Config, svcs Services, opts ...Option) (*Server, error) {
 	s.conn, err = grpc.NewClient("passthrough:///bufnet", append(o.dialOpts,
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.mem.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// REST bodies are at most MaxRequestBytes of JSON; their binary form
+		// is smaller, so the hop never refuses what the edge let through.
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(int(cfg.MaxRequestBytes))),
 	)...)
 	if err != nil {
 		return nil, fmt.Errorf("server: in-memory gRPC connection: %w", err)
@@ -227,6 +263,7 @@ func New(cfg Config, svcs Services, opts ...Option) (*Server, error) {
 	s.http = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(o.logger.Handler(), slog.LevelWarn),
 	}
