@@ -240,15 +240,17 @@ func isJSON(ct string) bool {
 }
 
 // plainPath reports whether p (percent-decoded) has no empty, "." or ".."
-// segment after its leading slash; "/" itself is plain.
+// segment after its leading slash. A trailing slash ("/", "/debug/pprof/")
+// is plain: it names a directory, not another path.
 func plainPath(p string) bool {
-	if p == "/" {
-		return true
-	}
 	if !strings.HasPrefix(p, "/") {
 		return false
 	}
-	for seg := range strings.SplitSeq(p[1:], "/") {
+	p = strings.TrimSuffix(p[1:], "/")
+	if p == "" {
+		return true
+	}
+	for seg := range strings.SplitSeq(p, "/") {
 		if seg == "" || seg == "." || seg == ".." {
 			return false
 		}
