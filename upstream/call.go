@@ -91,7 +91,7 @@ func (cl *Client) do(ctx context.Context, c call) error {
 	if err != nil {
 		return fmt.Errorf("intercom %s: building request: %w", c.op, err)
 	}
-	req.Header.Set("Authorization", cl.auth)
+	req.Header.Set("Authorization", "Bearer "+cl.token())
 	req.Header.Set("Intercom-Version", string(cl.versions[c.op]))
 	req.Header.Set("Accept", "application/json")
 	if c.body != nil {

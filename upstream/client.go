@@ -112,7 +112,7 @@ type Middleware func(http.RoundTripper) http.RoundTripper
 type Option func(*options)
 
 type options struct {
-	token      string
+	token      func() string
 	region     Region
 	baseURL    string // overrides region when set
 	httpClient *http.Client
@@ -148,7 +148,15 @@ func defaultOptions() options {
 
 // WithToken sets the access token sent as `Authorization: Bearer <token>` (securitySchemes.bearerAuth).
 // The token is never logged and never appears in errors.
-func WithToken(token string) Option { return func(o *options) { o.token = token } }
+func WithToken(token string) Option {
+	return func(o *options) { o.token = func() string { return token } }
+}
+
+// WithTokenSource makes the client ask token for the access token on every call, so that a rotated
+// token is used from the next call on without a new Client (the attempts of one call share a token).
+// token must be fast and safe for concurrent use (an atomic load, not a file read); it must not return
+// "" once New has succeeded. The last of WithToken and WithTokenSource wins.
+func WithTokenSource(token func() string) Option { return func(o *options) { o.token = token } }
 
 // WithRegion selects Intercom's regional host. WithBaseURL, when also given, wins.
 func WithRegion(r Region) Option { return func(o *options) { o.region = r } }
@@ -219,7 +227,7 @@ func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = u
 // Client calls Intercom. It is safe for concurrent use.
 type Client struct {
 	baseURL   *url.URL
-	auth      string // "Bearer <token>"; never printed (see Format)
+	token     func() string // never printed (see Format)
 	userAgent string
 	versions  map[Operation]Version
 	// version is the client's own version (WithVersion); fallback marks operations sent as Preview
@@ -238,8 +246,8 @@ func New(opts ...Option) (*Client, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.token == "" {
-		return nil, errors.New("upstream: an Intercom access token is required (WithToken)")
+	if o.token == nil || o.token() == "" {
+		return nil, errors.New("upstream: an Intercom access token is required (WithToken or WithTokenSource)")
 	}
 	rawBase := o.baseURL
 	if rawBase == "" {
@@ -319,7 +327,7 @@ func New(opts ...Option) (*Client, error) {
 
 	return &Client{
 		baseURL:   base,
-		auth:      "Bearer " + o.token,
+		token:     o.token,
 		userAgent: o.userAgent,
 		versions:  versions,
 		version:   def,

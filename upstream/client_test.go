@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,5 +222,36 @@ func TestWithHTTPClientUsesItsTransport(t *testing.T) {
 	}
 	if len(rt.hosts) != 1 {
 		t.Errorf("the http.Client's transport saw %d requests, want 1", len(rt.hosts))
+	}
+}
+
+func TestTokenSourceIsReadPerCall(t *testing.T) {
+	t.Parallel()
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"type":"list","data":[]}`)
+	}))
+	defer srv.Close()
+	var tok atomic.Value
+	tok.Store("first")
+	c, err := upstream.New(upstream.WithBaseURL(srv.URL), upstream.WithTokenSource(func() string { return tok.Load().(string) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := c.ListTags(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tok.Store("second")
+	if _, err := c.ListTags(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"Bearer first", "Bearer second"}; !slices.Equal(seen, want) {
+		t.Errorf("Authorization headers = %q, want %q", seen, want)
+	}
+	if _, err := upstream.New(upstream.WithTokenSource(func() string { return "" })); err == nil {
+		t.Error("New with a token source that gives no token: no error")
 	}
 }
