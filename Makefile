@@ -120,8 +120,8 @@ bench-go: ## Run the Go micro-benchmarks (in-process, for profiling).
 	go test -run '^$$' -bench . -benchmem ./...
 
 .PHONY: run
-run: ## Start the gateway on the built-in Intercom sandbox.
-	go run ./cmd/gateway --log-format=text
+run: ## Start the gateway on the built-in Intercom sandbox, on loopback.
+	go run ./cmd/gateway --sandbox=on --grpc-addr=127.0.0.1:9090 --http-addr=127.0.0.1:8080 --log-format=text
 
 .PHONY: clean
 clean: ## Remove ./bin and third_party/.

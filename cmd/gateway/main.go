@@ -1,10 +1,13 @@
 // Command gateway serves the intercom-gateway gRPC and REST APIs in front of
-// Intercom (or, with no token configured, in front of the built-in Intercom
-// simulator), and with `gateway sandbox` runs that simulator on its own.
+// Intercom (or, with --sandbox=on, in front of the built-in Intercom
+// simulator). Its subcommands:
 //
-// It only wires things: configuration (config.go), then the upstream client,
-// the services and the server, then signal handling. Behaviour lives in the
-// packages it wires: server, service, upstream and upstream/sandbox.
+//	gateway sandbox            the simulator on its own
+//	gateway config check FILE  validate a config file and print it, secrets redacted
+//
+// It only wires things: configuration (package config), then the workspace
+// registry (package workspace), the services and the server, then signal
+// handling. Behaviour lives in the packages it wires.
 package main
 
 import (
@@ -19,16 +22,13 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/intercom-gateway/intercom-gateway/config"
 	"github.com/intercom-gateway/intercom-gateway/server"
 	"github.com/intercom-gateway/intercom-gateway/service"
 	"github.com/intercom-gateway/intercom-gateway/telemetry"
-	"github.com/intercom-gateway/intercom-gateway/upstream"
 	"github.com/intercom-gateway/intercom-gateway/upstream/sandbox"
+	"github.com/intercom-gateway/intercom-gateway/workspace"
 )
-
-// sandboxToken is what the gateway sends to its in-process sandbox, which
-// accepts any non-empty token.
-const sandboxToken = "sandbox-token"
 
 func main() {
 	if err := realMain(context.Background()); err != nil {
@@ -43,16 +43,26 @@ func main() {
 func realMain(ctx context.Context) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	args := os.Args[1:]
-	if len(args) > 0 && args[0] == "sandbox" {
-		return runSandbox(ctx, args[1:], os.Getenv, os.Stderr)
+	return run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+}
+
+// run dispatches the subcommands. stdout gets what a subcommand prints on
+// purpose (config check); stderr gets logs and -h.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "sandbox":
+			return runSandbox(ctx, args[1:], getenv, stderr)
+		case "config":
+			return runConfig(args[1:], getenv, stdout)
+		}
 	}
-	return runGateway(ctx, args, os.Getenv, os.Stderr)
+	return runGateway(ctx, args, getenv, stderr)
 }
 
 // newLogger writes JSON (or text) lines; lines logged inside a traced call
 // carry its trace_id and span_id.
-func newLogger(c LogConfig, w io.Writer) *slog.Logger {
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: c.Level}
 	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if c.Format == "text" {
@@ -62,12 +72,16 @@ func newLogger(c LogConfig, w io.Writer) *slog.Logger {
 }
 
 func runGateway(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	cfg, err := loadConfig(args, getenv, stderr)
+	cfg, err := config.Load("gateway", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
 	log.Info("starting", "config", cfg)
+	if len(cfg.Callers) > 0 {
+		// Refuse rather than serve without the checks the operator asked for.
+		return errors.New("config: callers are configured, but this build cannot authenticate them yet")
+	}
 
 	// Telemetry first, so that everything built below reports through it.
 	tel, err := telemetry.Setup(ctx, telemetry.WithLogger(log))
@@ -83,29 +97,22 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 	}()
 	log.Info("telemetry", "exported", tel.Exported(), "tracing", tel.TracingEnabled(), "metrics_path", "/metrics")
 
-	clientOpts := []upstream.Option{
-		upstream.WithToken(cfg.Intercom.Token.Reveal()),
-		upstream.WithRegion(regions[cfg.Intercom.Region]),
-		upstream.WithVersion(upstream.Version(cfg.Intercom.Version)),
-		upstream.WithTimeout(cfg.Intercom.Timeout),
-		// Calls sent as Preview because the configured version lacks them carry version_fallback=true.
-		upstream.WithLogger(log.With("component", "upstream")),
-	}
-	if cfg.Intercom.BaseURL != "" {
-		clientOpts = append(clientOpts, upstream.WithBaseURL(cfg.Intercom.BaseURL))
-	}
+	regOpts := []workspace.Option{workspace.WithLogger(log), workspace.WithGetenv(getenv)}
 	// /metrics is served on the HTTP listener: it is the port that
 	// Prometheus and the orchestrator's probes (/healthz) already reach, and
 	// it holds no secrets and only bounded labels.
 	serverOpts := []server.Option{server.WithOpenTelemetry(), server.WithHTTPHandler("GET /metrics", tel.MetricsHandler())}
-
 	if cfg.UseSandbox() {
-		sb := sandbox.New(sandbox.WithLogger(log.With("component", "sandbox")))
-		// A real loopback listener keeps the client honest: it speaks HTTP to
-		// the sandbox exactly as it would to api.intercom.io.
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		sbOpts := []sandbox.Option{sandbox.WithLogger(log.With("component", "sandbox"))}
+		if cfg.Sandbox.RateLimit >= 0 {
+			sbOpts = append(sbOpts, sandbox.WithRateLimit(cfg.Sandbox.RateLimit, 0))
+		}
+		sb := sandbox.New(sbOpts...)
+		// A real listener keeps the client honest: it speaks HTTP to the
+		// sandbox exactly as it would to Intercom.
+		ln, err := net.Listen("tcp", cfg.Sandbox.Addr)
 		if err != nil {
-			return fmt.Errorf("sandbox: %w", err)
+			return fmt.Errorf("sandbox listener: %w", err)
 		}
 		// The sandbox outlives the gateway's drain (in-flight calls still
 		// need it), so it stops only when runGateway returns.
@@ -118,29 +125,24 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 				log.Warn("sandbox stopped with an error", "error", err.Error())
 			}
 		}()
-		if cfg.Intercom.Token != "" {
-			log.Warn("GATEWAY_SANDBOX=on: INTERCOM_TOKEN is ignored")
-		}
-		clientOpts = append(clientOpts,
-			upstream.WithToken(sandboxToken),
-			upstream.WithBaseURL("http://"+ln.Addr().String()))
+		regOpts = append(regOpts, workspace.WithSandbox("http://"+ln.Addr().String()))
 		serverOpts = append(serverOpts, server.WithHTTPHandler("/__sandbox/", sb))
-		log.Warn("sandbox mode: serving the built-in Intercom simulator; set INTERCOM_TOKEN (or GATEWAY_SANDBOX=off) for real Intercom",
+		log.Warn("sandbox mode: serving the built-in Intercom simulator with demo data, without caller authentication; its /__sandbox/ endpoints inject faults. For real Intercom set a token and drop --sandbox=on",
 			"sandbox_addr", ln.Addr().String(), "admin_path", "/__sandbox/")
+	} else if cfg.Auth.InsecureNoAuth {
+		log.Warn("caller authentication is off (--insecure-no-auth): anyone who can connect acts with the gateway's Intercom token")
 	}
 
-	client, err := upstream.New(clientOpts...)
+	reg, err := workspace.New(cfg, regOpts...)
 	if err != nil {
-		return fmt.Errorf("config: %w", err)
+		return err
 	}
+	defer reg.Close()
 	svcLog := service.WithLogger(log)
-	// Today's env configuration is one workspace; the workspace registry
-	// replaces Single when several are configured.
-	backends := service.Single("default", client)
 	svcs := server.Services{
-		Tickets:     service.NewTicketService(backends, svcLog),
-		TicketTypes: service.NewTicketTypeService(backends, svcLog),
-		Tags:        service.NewTagService(backends, svcLog),
+		Tickets:     service.NewTicketService(reg, svcLog),
+		TicketTypes: service.NewTicketTypeService(reg, svcLog),
+		Tags:        service.NewTagService(reg, svcLog),
 	}
 	srv, err := server.New(server.Config{ShutdownGrace: cfg.Listen.ShutdownGrace}, svcs,
 		append(serverOpts, server.WithLogger(log))...)
@@ -178,10 +180,29 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 	return srv.Serve(ctx, grpcLis, httpLis)
 }
 
+// runConfig is `gateway config check FILE`: it validates FILE (with the
+// environment, as the gateway would read it) and prints the effective
+// configuration with every secret redacted.
+func runConfig(args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) != 2 || args[0] != "check" {
+		return errors.New("usage: gateway config check FILE")
+	}
+	cfg, err := config.Check(args[1], getenv)
+	if err != nil {
+		return err
+	}
+	out, err := cfg.YAML()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "# %s: valid; effective configuration, secrets redacted\n%s", args[1], out)
+	return err
+}
+
 // runSandbox is `gateway sandbox`: the simulator alone, for example as the
 // upstream of a benchmark that runs the gateway in another process.
 func runSandbox(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	cfg, err := loadSandboxConfig(args, getenv, stderr)
+	cfg, err := config.LoadSandbox(args, getenv, stderr)
 	if err != nil {
 		return err
 	}

@@ -140,7 +140,7 @@ func TestSIGTERMDrainsInFlightCalls(t *testing.T) {
 	p := startProcess(t, bin,
 		"INTERCOM_TOKEN="+token, "INTERCOM_BASE_URL="+upstreamSrv.URL, "GATEWAY_SANDBOX=off",
 		"GATEWAY_GRPC_ADDR=127.0.0.1:0", "GATEWAY_HTTP_ADDR=127.0.0.1:0",
-		"GATEWAY_SHUTDOWN_GRACE="+grace.String(), "GATEWAY_LOG_LEVEL=debug")
+		"GATEWAY_SHUTDOWN_GRACE="+grace.String(), "GATEWAY_LOG_LEVEL=debug", "GATEWAY_INSECURE_NO_AUTH=true")
 	var listening map[string]any
 	select {
 	case listening = <-p.listen:
