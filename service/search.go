@@ -1,6 +1,8 @@
 package service
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -273,33 +275,71 @@ type pageToken struct {
 	Query         string `json:"q"`
 }
 
+// pageTokenVersion 2 tokens carry a MAC; version 1 tokens (unsigned) are no
+// longer accepted.
+const pageTokenVersion = 2
+
+// pageMACSize is the length of a token's MAC: 128 bits cannot be guessed.
+const pageMACSize = 16
+
+// errForeignToken is what a caller is told about any token the gateway did
+// not issue to it: the same words whether it was garbled, forged, or issued
+// for another caller or workspace, so the answer reveals nothing.
+const errForeignToken = "is not a page token issued by this gateway to this caller"
+
+// pageTokens issues and checks page tokens. A token is
+// base64url(JSON) "." base64url(MAC), the MAC taken over the payload and the
+// scope of the call (workspace and caller, see Backend.Key), so a token
+// cannot be forged, edited to point Intercom at another cursor, or replayed
+// by another caller or against another workspace.
+type pageTokens struct{ key []byte }
+
+func newRandomPageTokens() pageTokens {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key) // crypto/rand.Read never fails (Go 1.24+)
+	return pageTokens{key: key}
+}
+
+func (p pageTokens) mac(scope string, payload []byte) []byte {
+	m := hmac.New(sha256.New, p.key)
+	m.Write([]byte(scope))
+	m.Write([]byte{0})
+	m.Write(payload)
+	return m.Sum(nil)[:pageMACSize]
+}
+
 func queryFingerprint(q *gatewayv1.TicketQuery) string {
 	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(q)
 	sum := sha256.Sum256(b)
 	return base64.RawURLEncoding.EncodeToString(sum[:9])
 }
 
-func encodePageToken(q *gatewayv1.TicketQuery, startingAfter string) string {
+func (p pageTokens) encode(scope string, q *gatewayv1.TicketQuery, startingAfter string) string {
 	if startingAfter == "" {
 		return ""
 	}
-	b, _ := json.Marshal(pageToken{Version: 1, StartingAfter: startingAfter, Query: queryFingerprint(q)})
-	return base64.RawURLEncoding.EncodeToString(b)
+	payload, _ := json.Marshal(pageToken{Version: pageTokenVersion, StartingAfter: startingAfter, Query: queryFingerprint(q)})
+	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(p.mac(scope, payload))
 }
 
-// decodePageToken returns the starting_after cursor in token, or a
-// description of what is wrong with it.
-func decodePageToken(q *gatewayv1.TicketQuery, token string) (string, string) {
+// decode returns the starting_after cursor in token, or a description of
+// what is wrong with it.
+func (p pageTokens) decode(scope string, q *gatewayv1.TicketQuery, token string) (string, string) {
 	if token == "" {
 		return "", ""
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil {
-		return "", "is not a page token issued by this gateway"
+	body, sig, ok := strings.Cut(token, ".")
+	if !ok {
+		return "", errForeignToken
+	}
+	payload, err1 := base64.RawURLEncoding.DecodeString(body)
+	mac, err2 := base64.RawURLEncoding.DecodeString(sig)
+	if err1 != nil || err2 != nil || !hmac.Equal(mac, p.mac(scope, payload)) {
+		return "", errForeignToken
 	}
 	var t pageToken
-	if err := json.Unmarshal(raw, &t); err != nil || t.Version != 1 || t.StartingAfter == "" {
-		return "", "is not a page token issued by this gateway"
+	if err := json.Unmarshal(payload, &t); err != nil || t.Version != pageTokenVersion || t.StartingAfter == "" {
+		return "", errForeignToken
 	}
 	if t.Query != queryFingerprint(q) {
 		return "", "was issued for a different query; send the same query as for the previous page"

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/intercom-gateway/intercom-gateway/auth"
 	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
 	"github.com/intercom-gateway/intercom-gateway/service"
 	"github.com/intercom-gateway/intercom-gateway/upstream"
@@ -264,55 +265,127 @@ func TestSearchTicketsPageTokens(t *testing.T) {
 	assertViolation(t, err, "page_token")
 }
 
-// TestSearchTicketsRefusesForeignTokens: a token is honoured only when it is one this gateway issued
-// (format version 1) for the same query.
+// TestSearchTicketsRefusesForeignTokens: a token is honoured only when this
+// gateway (or a replica sharing its key) issued it, unchanged, to the same
+// caller in the same workspace, for the same query.
 func TestSearchTicketsRefusesForeignTokens(t *testing.T) {
 	t.Parallel()
-	api := &recordingAPI{page: func(upstream.SearchParams) *upstream.TicketPage {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	page := func(upstream.SearchParams) *upstream.TicketPage {
 		return &upstream.TicketPage{Tickets: []upstream.Ticket{{ID: "1"}}, NextStartingAfter: "WzE3XQ=="}
-	}}
-	svc := service.NewTicketService(service.Single("default", api))
+	}
+	as := func(caller, workspace string) context.Context {
+		return auth.NewContext(context.Background(), auth.Identity{Caller: caller, Workspace: workspace})
+	}
 	q := filter(fOpen, opEq, boolean(true))
-	first, err := svc.SearchTickets(context.Background(), &gatewayv1.SearchTicketsRequest{Query: q})
+	first, err := service.NewTicketService(service.Single("default", &recordingAPI{page: page}), service.WithPageTokenKey(key)).
+		SearchTickets(as("billing", "default"), &gatewayv1.SearchTicketsRequest{Query: q})
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(first.GetNextPageToken())
+	token := first.GetNextPageToken()
+	body, sig, ok := strings.Cut(token, ".")
+	if !ok {
+		t.Fatalf("token %q has no MAC", token)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(body)
 	if err != nil {
-		t.Fatalf("token %q is not base64url: %v", first.GetNextPageToken(), err)
+		t.Fatalf("token body %q is not base64url: %v", body, err)
 	}
 	var fields map[string]any
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		t.Fatalf("token content %q: %v", raw, err)
 	}
-	reencode := func(change func(map[string]any)) string {
+	// edit changes the payload and keeps the original MAC, as a caller
+	// trying to point Intercom at another cursor would.
+	edit := func(change func(map[string]any)) string {
 		m := map[string]any{}
 		for k, v := range fields {
 			m[k] = v
 		}
 		change(m)
 		b, _ := json.Marshal(m)
-		return base64.RawURLEncoding.EncodeToString(b)
+		return base64.RawURLEncoding.EncodeToString(b) + "." + sig
 	}
+
 	tests := []struct {
-		name  string
-		token string
+		name   string
+		ctx    context.Context
+		key    []byte
+		token  string
+		wantOK bool
 	}{
-		{"another format version", reencode(func(m map[string]any) { m["v"] = 2 })},
-		{"no cursor", reencode(func(m map[string]any) { delete(m, "c") })},
-		{"not JSON", base64.RawURLEncoding.EncodeToString([]byte("v=1"))},
+		{"the same caller on a replica with the same key", as("billing", "default"), key, token, true},
+		{"another caller", as("support", "default"), key, token, false},
+		{"a replica with another key", as("billing", "default"), []byte("another key, another gateway...."), token, false},
+		{"an edited cursor", as("billing", "default"), key, edit(func(m map[string]any) { m["c"] = "WzEwMDAwMDBd" }), false},
+		{"another format version", as("billing", "default"), key, edit(func(m map[string]any) { m["v"] = 1 }), false},
+		{"no MAC", as("billing", "default"), key, body, false},
+		{"a truncated MAC", as("billing", "default"), key, token[:len(token)-2], false},
+		{"not base64", as("billing", "default"), key, "%%%." + sig, false},
+		{"an unsigned token of the old format", as("billing", "default"), key, base64.RawURLEncoding.EncodeToString([]byte(`{"v":1,"c":"WzE3XQ==","q":"x"}`)), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			api := &recordingAPI{}
-			_, err := service.NewTicketService(service.Single("default", api)).SearchTickets(context.Background(), &gatewayv1.SearchTicketsRequest{Query: q, PageToken: tt.token})
+			api := &recordingAPI{page: page}
+			_, err := service.NewTicketService(service.Single("default", api), service.WithPageTokenKey(tt.key)).
+				SearchTickets(tt.ctx, &gatewayv1.SearchTicketsRequest{Query: q, PageToken: tt.token})
+			if tt.wantOK {
+				if err != nil {
+					t.Fatalf("a genuine token was refused: %v", err)
+				}
+				if got := api.searches[0].StartingAfter; got != "WzE3XQ==" {
+					t.Errorf("Intercom got starting_after %q, want the issued cursor", got)
+				}
+				return
+			}
 			assertViolation(t, err, "page_token")
 			if n := api.callCount(); n != 0 {
 				t.Errorf("Intercom was called %d times", n)
 			}
 		})
 	}
+}
+
+// FuzzPageToken: whatever a caller sends as page_token, the gateway either
+// refuses it with a page_token violation before calling Intercom, or (for
+// the one token it issued) sends Intercom exactly the cursor it issued.
+func FuzzPageToken(f *testing.F) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	page := func(upstream.SearchParams) *upstream.TicketPage {
+		return &upstream.TicketPage{Tickets: []upstream.Ticket{{ID: "1"}}, NextStartingAfter: "WzE3XQ=="}
+	}
+	q := filter(fOpen, opEq, boolean(true))
+	first, err := service.NewTicketService(service.Single("default", &recordingAPI{page: page}), service.WithPageTokenKey(key)).
+		SearchTickets(context.Background(), &gatewayv1.SearchTicketsRequest{Query: q})
+	if err != nil {
+		f.Fatal(err)
+	}
+	issued := first.GetNextPageToken()
+	f.Add(issued)
+	f.Add(issued + "A")
+	f.Add("eyJ2IjoxLCJjIjoiV3pFM1hRPT0iLCJxIjoieCJ9")
+	f.Add(".")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, token string) {
+		api := &recordingAPI{page: page}
+		_, err := service.NewTicketService(service.Single("default", api), service.WithPageTokenKey(key)).
+			SearchTickets(context.Background(), &gatewayv1.SearchTicketsRequest{Query: q, PageToken: token})
+		switch {
+		case token == issued || token == "":
+			if err != nil {
+				t.Fatalf("token %q refused: %v", token, err)
+			}
+		case err == nil:
+			t.Fatalf("forged token %q accepted; Intercom got %+v", token, api.searches)
+		default:
+			assertViolation(t, err, "page_token")
+			if n := api.callCount(); n != 0 {
+				t.Fatalf("Intercom was called %d times for forged token %q", n, token)
+			}
+		}
+	})
 }
 
 // searchStream collects what StreamSearchTickets sends.

@@ -12,12 +12,14 @@ type Option func(*options)
 type options struct {
 	logger      *slog.Logger
 	idempotency IdempotencyStore
+	pageTokens  pageTokens
 }
 
 func defaultOptions() options {
 	return options{
 		logger:      slog.New(slog.DiscardHandler),
 		idempotency: NewMemoryIdempotencyStore(defaultIdempotencyTTL),
+		pageTokens:  newRandomPageTokens(),
 	}
 }
 
@@ -29,6 +31,18 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // several replicas run).
 func WithIdempotencyStore(s IdempotencyStore) Option {
 	return func(o *options) { o.idempotency = s }
+}
+
+// WithPageTokenKey sets the secret that signs SearchTickets page tokens.
+// Replicas behind one load balancer must share it, or a caller's next page
+// may land on a replica that refuses its token; by default each process
+// draws its own random key. Use at least 32 random bytes.
+func WithPageTokenKey(key []byte) Option {
+	return func(o *options) {
+		if len(key) > 0 {
+			o.pageTokens = pageTokens{key: append([]byte(nil), key...)}
+		}
+	}
 }
 
 func buildOptions(opts []Option) options {

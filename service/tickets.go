@@ -392,15 +392,18 @@ func (s *TicketService) SearchTickets(ctx context.Context, req *gatewayv1.Search
 	var v violations
 	q := compileQuery(req.GetQuery(), "query", &v)
 	size := pageSize(&v, req.GetPageSize(), defaultPageSize)
-	cursor, problem := decodePageToken(req.GetQuery(), req.GetPageToken())
+	// The token is bound to the call's workspace and caller, so the Backend
+	// is needed before the token can be checked.
+	b, err := s.backends.Backend(ctx)
+	if err != nil {
+		return nil, err
+	}
+	scope := b.Key("SearchTickets")
+	cursor, problem := s.opts.pageTokens.decode(scope, req.GetQuery(), req.GetPageToken())
 	if problem != "" {
 		v.add("page_token", problem)
 	}
 	if err := v.err(); err != nil {
-		return nil, err
-	}
-	b, err := s.backends.Backend(ctx)
-	if err != nil {
 		return nil, err
 	}
 	page, err := b.Tickets.SearchTickets(ctx, upstream.SearchParams{Query: q, PerPage: int(size), StartingAfter: cursor})
@@ -408,7 +411,7 @@ func (s *TicketService) SearchTickets(ctx context.Context, req *gatewayv1.Search
 		return nil, err
 	}
 	out := &gatewayv1.SearchTicketsResponse{
-		NextPageToken: encodePageToken(req.GetQuery(), page.NextStartingAfter),
+		NextPageToken: s.opts.pageTokens.encode(scope, req.GetQuery(), page.NextStartingAfter),
 		TotalSize:     int32(page.TotalCount),
 	}
 	for i := range page.Tickets {
