@@ -12,7 +12,9 @@ import (
 
 func TestLoadVersions(t *testing.T) {
 	t.Parallel()
-	for _, version := range append([]string{"2.9"}, intercomspec.Versions...) {
+	// 2.12 to 2.16 are loaded (with their patches) by the per-version tests in upstream and
+	// upstream/sandbox; loading all eight here too would cost each of them again under -race.
+	for _, version := range []string{"2.9", "2.11", "unstable"} {
 		t.Run(version, func(t *testing.T) {
 			t.Parallel()
 			doc := intercomspec.Load(t, version)

@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/intercom-gateway/intercom-gateway/internal/intercomspec"
@@ -14,7 +15,16 @@ type conformanceCase struct {
 	method string
 	path   string
 	body   any
-	only   string // "2.11" or "unstable" when the operation or body exists in one version only
+	// from and upto bound the descriptions (intercomspec.Versions spelling) that have the operation or
+	// body; empty means unbounded.
+	from, upto string
+}
+
+// in reports whether version is within the case's bounds.
+func (c conformanceCase) in(version string) bool {
+	i := slices.Index(intercomspec.Versions, version)
+	return (c.from == "" || i >= slices.Index(intercomspec.Versions, c.from)) &&
+		(c.upto == "" || i <= slices.Index(intercomspec.Versions, c.upto))
 }
 
 // conformanceCases has one valid request per operation the gateway uses.
@@ -38,12 +48,24 @@ func conformanceCases() []conformanceCase {
 		{op: "createTicket", method: "POST", path: "/tickets", body: map[string]any{
 			"ticket_type_id": "3", "contacts": []any{map[string]any{"email": "new@example.com"}},
 			"ticket_attributes": map[string]any{"_default_title_": "Outage", "Severity": "SEV1"}}},
+		{op: "createTicket", method: "POST", path: "/tickets", from: "2.14", body: map[string]any{
+			"ticket_type_id": "1", "contacts": []any{map[string]any{"email": "carol@example.com"}}, "skip_notifications": true,
+			"ticket_attributes": map[string]any{"_default_title_": "Assigned", "_default_description_": "On create"},
+			"assignment":        map[string]any{"admin_assignee_id": sandbox.SeedAdminBo, "team_assignee_id": sandbox.SeedTeamSupport}}},
 		{op: "getTicket", method: "GET", path: "/tickets/4002"},
-		{op: "updateTicket", method: "PUT", path: "/tickets/4001", only: "2.11", body: map[string]any{
+		{op: "updateTicket", method: "PUT", path: "/tickets/4001", upto: "2.11", body: map[string]any{
 			"state": "in_progress", "is_shared": true, "ticket_attributes": map[string]any{"Regression": false},
 			"assignment": map[string]any{"admin_id": sandbox.SeedAdminAda, "assignee_id": sandbox.SeedAdminBo}}},
-		{op: "updateTicket", method: "PUT", path: "/tickets/4001", only: "unstable", body: map[string]any{
-			"ticket_state_id": "205", "is_shared": true, "admin_id": 991267943, "assignee_id": sandbox.SeedTeamSupport}},
+		// 2.12.yaml and 2.13.yaml: ticket_state_id and company_id, and still assignment{}.
+		{op: "updateTicket", method: "PUT", path: "/tickets/4001", from: "2.12", upto: "2.12", body: map[string]any{
+			"ticket_state_id": "205", "company_id": sandbox.SeedCompanyAcme,
+			"assignment": map[string]any{"admin_id": sandbox.SeedAdminAda, "assignee_id": sandbox.SeedAdminBo}}},
+		{op: "updateTicket", method: "PUT", path: "/tickets/4001", from: "2.13", upto: "2.13", body: map[string]any{
+			"ticket_state_id": "205", "skip_notifications": true,
+			"assignment": map[string]any{"admin_id": sandbox.SeedAdminAda, "assignee_id": "0"}}},
+		{op: "updateTicket", method: "PUT", path: "/tickets/4001", from: "2.14", body: map[string]any{
+			"ticket_state_id": "205", "is_shared": true, "admin_id": 991267943, "assignee_id": sandbox.SeedTeamSupport,
+			"skip_notifications": true}},
 		{op: "updateTicket", method: "PUT", path: "/tickets/4003", body: map[string]any{"open": false}},
 		{op: "replyTicket", method: "POST", path: "/tickets/4001/reply", body: map[string]any{
 			"message_type": "comment", "type": "admin", "admin_id": sandbox.SeedAdminAda, "body": "Looking into it"}},
@@ -51,7 +73,15 @@ func conformanceCases() []conformanceCase {
 			"message_type": "note", "type": "admin", "admin_id": sandbox.SeedAdminBo, "body": "<p>Internal</p>"}},
 		{op: "replyTicket", method: "POST", path: "/tickets/4001/reply", body: map[string]any{
 			"message_type": "comment", "type": "user", "intercom_user_id": sandbox.SeedContactAlice, "body": "Thanks"}},
-		{op: "deleteTicket", method: "DELETE", path: "/tickets/4004", only: "unstable"},
+		{op: "replyTicket", method: "POST", path: "/tickets/4001/reply", from: "2.14", body: map[string]any{
+			"message_type": "comment", "type": "user", "email": "alice@example.com", "body": "Which one?",
+			"reply_options": []any{map[string]any{"text": "A", "uuid": "0b5c8d53-8b0c-4a4f-9d7e-2f0c3c1a9d12"}}}},
+		// Assignee values are strings in every search table up to 2.15 and integers from 2.16 on.
+		{op: "searchTickets", method: "POST", path: "/tickets/search", upto: "2.15", body: map[string]any{
+			"query": map[string]any{"field": "admin_assignee_id", "operator": "IN", "value": []any{"991267943", "991267944"}}}},
+		{op: "searchTickets", method: "POST", path: "/tickets/search", from: "2.16", body: map[string]any{
+			"query": map[string]any{"field": "admin_assignee_id", "operator": "IN", "value": []any{991267943, 991267944}}}},
+		{op: "deleteTicket", method: "DELETE", path: "/tickets/4004", from: "2.13"},
 		{op: "searchTickets", method: "POST", path: "/tickets/search", body: map[string]any{
 			"query": map[string]any{"operator": "AND", "value": []any{
 				map[string]any{"field": "open", "operator": "=", "value": true},
@@ -62,7 +92,7 @@ func conformanceCases() []conformanceCase {
 			"id": sandbox.SeedTagVIP, "admin_id": sandbox.SeedAdminAda}},
 		{op: "detachTagFromTicket", method: "DELETE", path: "/tickets/4002/tags/" + sandbox.SeedTagBilling, body: map[string]any{
 			"admin_id": sandbox.SeedAdminAda}},
-		{op: "listTicketStates", method: "GET", path: "/ticket_states", only: "unstable"},
+		{op: "listTicketStates", method: "GET", path: "/ticket_states", from: "2.12"},
 		{op: "listTags", method: "GET", path: "/tags"},
 		{op: "createTag", method: "POST", path: "/tags", body: map[string]any{"name": "New tag"}},
 		{op: "createTag", method: "POST", path: "/tags", body: map[string]any{"id": sandbox.SeedTagUrgent, "name": "Very urgent"}},
@@ -86,17 +116,19 @@ func conformanceCases() []conformanceCase {
 }
 
 // headerFor is the Intercom-Version each description documents as its own.
-var headerFor = map[string]string{"2.11": "2.11", "unstable": "Preview"}
+var headerFor = map[string]string{"2.11": "2.11", "2.12": "2.12", "2.13": "2.13", "2.14": "2.14", "2.15": "2.15",
+	"2.16": "2.16", "unstable": "Preview"}
 
-// TestConformance sends one valid request per operation and version and checks
-// both the request and the sandbox's answer against Intercom's OpenAPI
-// descriptions (with the patches listed in intercomspec.KnownSpecErrors).
+// TestConformance sends one valid request per operation and body shape to each
+// of 2.11 to 2.16 and Preview, and checks both the request and the sandbox's
+// answer against that version's OpenAPI description (with the patches listed
+// in intercomspec.KnownSpecErrors). Each description is loaded once.
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	for _, version := range []string{"2.11", "unstable"} {
-		intercomspec.Load(t, version) // skips when the descriptions are absent
+	intercomspec.Load(t, "2.11") // skips when the descriptions are absent
+	for _, version := range intercomspec.Versions {
 		for i, tc := range conformanceCases() {
-			if tc.only != "" && tc.only != version {
+			if !tc.in(version) {
 				continue
 			}
 			t.Run(fmt.Sprintf("%s/%s#%d", version, tc.op, i), func(t *testing.T) {

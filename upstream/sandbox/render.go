@@ -29,15 +29,15 @@ type ticketJSON struct {
 	// TicketState is a string enum in 2.11.yaml (ticket.ticket_state) and a
 	// ticket_state object in unstable.yaml.
 	TicketState any `json:"ticket_state"`
-	// The labels are top-level only in 2.11.yaml; unstable.yaml moved them
-	// into ticket_state and added previous_ticket_state_id (nullable).
+	// The labels are top-level only in 2.11.yaml; 2.12.yaml moved them into
+	// ticket_state, and 2.16.yaml added previous_ticket_state_id (nullable).
 	TicketStateInternalLabel string          `json:"ticket_state_internal_label,omitempty"`
 	TicketStateExternalLabel string          `json:"ticket_state_external_label,omitempty"`
 	PreviousTicketStateID    json.RawMessage `json:"previous_ticket_state_id,omitempty"`
 	TicketType               ticketTypeJSON  `json:"ticket_type"`
 	Contacts                 contactsJSON    `json:"contacts"`
-	// Assignee ids are strings ("0" = unassigned) in 2.11.yaml and integers in
-	// unstable.yaml (INTERCOM-API.md §10.1).
+	// Assignee ids are strings ("0" = unassigned) in 2.11.yaml to 2.15.yaml
+	// and integers from 2.16.yaml on (see integerAssignees).
 	AdminAssigneeID any             `json:"admin_assignee_id"`
 	TeamAssigneeID  any             `json:"team_assignee_id"`
 	CreatedAt       int64           `json:"created_at"`
@@ -123,7 +123,7 @@ type ticketTypeJSON struct {
 	Icon                 string                     `json:"icon"`
 	WorkspaceID          string                     `json:"workspace_id"`
 	TicketTypeAttributes listJSON[attributeJSON]    `json:"ticket_type_attributes"`
-	TicketStates         *listJSON[ticketStateJSON] `json:"ticket_states,omitempty"` // unstable.yaml only
+	TicketStates         *listJSON[ticketStateJSON] `json:"ticket_states,omitempty"` // from 2.12.yaml on
 	Archived             bool                       `json:"archived"`
 	CreatedAt            int64                      `json:"created_at"`
 	UpdatedAt            int64                      `json:"updated_at"`
@@ -240,21 +240,25 @@ func (s *Server) renderTicket(t *ticket, v apiVersion) ticketJSON {
 		out.TicketParts.TicketParts = append(out.TicketParts.TicketParts, renderPart(p))
 	}
 	out.TicketParts.TotalCount = len(out.TicketParts.TicketParts)
-	switch v {
-	case version211:
+	if v.has(stateObject) {
+		out.TicketState = renderState(st)
+	} else {
 		out.TicketState = st.category
 		out.TicketStateInternalLabel = st.internalLabel
 		out.TicketStateExternalLabel = st.externalLabel
-		out.AdminAssigneeID = strconv.FormatInt(t.adminAssignee, 10)
-		out.TeamAssigneeID = strconv.FormatInt(t.teamAssignee, 10)
-	default:
-		out.TicketState = renderState(st)
+	}
+	if v.has(previousStateID) {
 		out.PreviousTicketStateID = json.RawMessage("null")
 		if t.previousStateID != "" {
 			out.PreviousTicketStateID = json.RawMessage(strconv.Quote(t.previousStateID))
 		}
+	}
+	if v.has(integerAssignees) {
 		out.AdminAssigneeID = t.adminAssignee
 		out.TeamAssigneeID = t.teamAssignee
+	} else {
+		out.AdminAssigneeID = strconv.FormatInt(t.adminAssignee, 10)
+		out.TeamAssigneeID = strconv.FormatInt(t.teamAssignee, 10)
 	}
 	return out
 }
@@ -324,7 +328,7 @@ func (s *Server) renderTicketType(t *ticketType, v apiVersion) ticketTypeJSON {
 		attrs = append(attrs, renderAttribute(a))
 	}
 	out.TicketTypeAttributes = newList(attrs)
-	if v == versionPreview {
+	if v.has(stateObject) {
 		var states []ticketStateJSON
 		for _, id := range t.stateIDs {
 			if st := s.ws.state(id); st != nil {

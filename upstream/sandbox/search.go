@@ -460,7 +460,10 @@ var categoryAliases = map[string]string{
 
 // resolveField maps a search field name (INTERCOM-API.md §8 ticket fields) to
 // its type and getter. Types follow the ticket search table: admin and team
-// assignee ids are strings in 2.11 and integers in Preview.
+// assignee ids are strings up to 2.15 and integers in 2.16 and Preview. The
+// 2.16.yaml table still says String, but its ticket schema says integer and
+// Preview's table, revised with the same schema change, says Integer; the
+// sandbox follows the schema (see integerAssignees).
 func (s *Server) resolveField(name string, v apiVersion) (searchField, error) {
 	w := s.ws
 	str := func(get func(*ticket) []any) searchField {
@@ -478,7 +481,7 @@ func (s *Server) resolveField(name string, v apiVersion) (searchField, error) {
 		}
 	}
 	assignee := func(get func(*ticket) int64) searchField {
-		if v == version211 {
+		if !v.has(integerAssignees) {
 			return searchField{name: name, kind: kindString, get: func(t *ticket) []any {
 				return one(strconv.FormatInt(get(t), 10))
 			}}

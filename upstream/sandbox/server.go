@@ -61,9 +61,11 @@ type RecordedRequest struct {
 }
 
 type route struct {
-	op      string
-	preview bool // exists only in Preview (unstable.yaml); 404 in 2.11
-	h       func(*call) (int, any, error)
+	op string
+	// since is the behaviour (opListTicketStates, opDeleteTicket) that says from which version the
+	// operation exists; a negative value means every version has it.
+	since behaviour
+	h     func(*call) (int, any, error)
 }
 
 // New returns a simulator with the given options applied over defaultOptions.
@@ -105,8 +107,12 @@ func (s *Server) Reset() {
 // routes registers every operation. Paths are those of 2.11.yaml and
 // unstable.yaml; only path parameter names differ between them.
 func (s *Server) routes() {
-	add := func(pattern, op string, preview bool, h func(*call) (int, any, error)) {
-		s.ops[pattern] = route{op: op, preview: preview, h: h}
+	add := func(pattern, op string, versioned bool, h func(*call) (int, any, error)) {
+		since := behaviour(-1)
+		if versioned {
+			since = opBehaviour[op]
+		}
+		s.ops[pattern] = route{op: op, since: since, h: h}
 		s.mux.HandleFunc(pattern, func(http.ResponseWriter, *http.Request) {})
 	}
 	add("POST /tickets", "createTicket", false, s.createTicket)
@@ -241,8 +247,8 @@ func (s *Server) answer(w http.ResponseWriter, c *call, rt route, known bool) (i
 		return 0, nil, err
 	}
 	c.version = v
-	if rt.preview && v != versionPreview {
-		// DELETE /tickets/{id} and GET /ticket_states are not in 2.11.yaml.
+	if rt.since >= 0 && !v.has(rt.since) {
+		// DELETE /tickets/{id} is not in 2.11.yaml or 2.12.yaml, GET /ticket_states not in 2.11.yaml.
 		return 0, nil, apiErr(http.StatusNotFound, "not_found", "Resource Not Found")
 	}
 	s.lock()
@@ -435,37 +441,4 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = serveErr
 	}
 	return err
-}
-
-// ---- versions ----
-
-type apiVersion int
-
-const (
-	version211     apiVersion = iota // 2.11 and older: the shapes of 2.11.yaml
-	versionPreview                   // Preview, Unstable, 2.12+: the shapes of unstable.yaml
-)
-
-// parseVersion maps the Intercom-Version header. A missing header means 2.11
-// (the gateway's default and the default of 2.11.yaml's intercom_version).
-// "Unstable" is accepted as the pre-2026 name of "Preview".
-func parseVersion(h string) (apiVersion, error) {
-	h = strings.TrimSpace(h)
-	switch strings.ToLower(h) {
-	case "":
-		return version211, nil
-	case "preview", "unstable":
-		return versionPreview, nil
-	}
-	major, minor, ok := strings.Cut(h, ".")
-	ma, err1 := strconv.Atoi(major)
-	mi, err2 := strconv.Atoi(minor)
-	if !ok || err1 != nil || err2 != nil || ma < 1 || ma > 2 || mi < 0 {
-		return 0, &apiError{status: http.StatusBadRequest, code: "intercom_version_invalid",
-			message: "The requested version could not be found: " + h, field: "Intercom-Version"}
-	}
-	if ma == 2 && mi >= 12 {
-		return versionPreview, nil
-	}
-	return version211, nil
 }

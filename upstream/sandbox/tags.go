@@ -59,8 +59,9 @@ func (s *Server) deleteTag(c *call) (int, any, error) {
 // create_or_update_tag_request {name, id?}, tag_company_request {name,
 // companies:[{id}|{company_id}]}, untag_company_request {name,
 // companies:[{id, company_id, untag:true}]} and tag_multiple_users_request
-// {name, users:[{id}]}. 2.11 answers tag_basic; unstable.yaml answers
-// tag_create_response, which adds users/companies with a tagged flag.
+// {name, users:[{id}]}. 2.11.yaml to 2.15.yaml answer tag_basic; 2.16.yaml and
+// unstable.yaml answer tag_create_response, which adds users/companies with a
+// tagged flag (see tagCreateResponse).
 func (s *Server) createTag(c *call) (int, any, error) {
 	w := s.ws
 	body, err := decodeObject(c.body, "")
@@ -111,7 +112,7 @@ func (s *Server) createTag(c *call) (int, any, error) {
 		t = &tag{id: w.next("tag"), name: name}
 		w.tags = append(w.tags, t)
 	}
-	if c.version == version211 {
+	if !c.version.has(tagCreateResponse) {
 		return http.StatusOK, renderTag(t), nil
 	}
 	out.Type, out.ID, out.Name = "tag", t.id, t.name
@@ -158,8 +159,8 @@ func (s *Server) tagCompanies(name string, items []json.RawMessage, c *call) ([]
 		if !idSet {
 			ref = cid
 		}
-		if found == nil && c.version == version211 {
-			// 2.11.yaml createTag documents 404 company_not_found.
+		if found == nil && !c.version.has(tagCreateResponse) {
+			// 2.11.yaml to 2.15.yaml createTag document 404 company_not_found.
 			return nil, errNotFound("company_not_found", "Company Not Found")
 		}
 		targets = append(targets, target{co: found, id: ref, untag: untag})
@@ -196,8 +197,8 @@ func (s *Server) tagUsers(name string, items []json.RawMessage, c *call) ([]tagg
 		if !ok {
 			return nil, errMissing("users.id")
 		}
-		if s.ws.contact(id) == nil && c.version == version211 {
-			// 2.11.yaml createTag documents 404 not_found for an unknown user.
+		if s.ws.contact(id) == nil && !c.version.has(tagCreateResponse) {
+			// 2.11.yaml to 2.15.yaml createTag document 404 not_found for an unknown user.
 			return nil, errNotFound("not_found", "User Not Found")
 		}
 		ids = append(ids, id)

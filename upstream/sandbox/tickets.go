@@ -101,8 +101,14 @@ func (s *Server) createTicket(c *call) (int, any, error) {
 		// "Missing required ticket attributes" (unstable.yaml enqueueCreateTicket).
 		return 0, nil, errInvalid("ticket_attributes", "Missing required ticket attributes: %s", strings.Join(missing, ", "))
 	}
-	if c.version == versionPreview {
-		// unstable.yaml create_ticket_request.assignment{admin_assignee_id, team_assignee_id}.
+	if err := checkSkipNotifications(body, c.version); err != nil {
+		return 0, nil, err
+	}
+	if !c.version.has(createAssignment) && body.has("assignment") {
+		return 0, nil, notInVersion("assignment", c.version, "")
+	}
+	if c.version.has(createAssignment) {
+		// 2.14.yaml create_ticket_request.assignment{admin_assignee_id, team_assignee_id}.
 		if as, ok, err := body.object("assignment"); err != nil {
 			return 0, nil, err
 		} else if ok {
@@ -180,10 +186,11 @@ func (s *Server) resolveTicketContact(raw json.RawMessage, now int64) (*contact,
 }
 
 // findCompany resolves create_ticket_request.company_id: the company_id you
-// set (2.11.yaml) or Intercom's id (unstable.yaml). Both are accepted in either
-// version when unambiguous, the documented one first.
+// set (2.11.yaml) or Intercom's id (2.12.yaml on, see companyByIntercomID).
+// Both are accepted in either version when unambiguous, the documented one first.
 func (s *Server) findCompany(id string, v apiVersion) *company {
-	for _, byExternal := range []bool{v == version211, v != version211} {
+	byIntercomID := v.has(companyByIntercomID)
+	for _, byExternal := range []bool{!byIntercomID, byIntercomID} {
 		for _, co := range s.ws.companies {
 			if (byExternal && co.companyID == id) || (!byExternal && co.id == id) {
 				return co
@@ -279,10 +286,12 @@ func (s *Server) getTicket(c *call) (int, any, error) {
 	return http.StatusOK, s.renderTicket(t, c.version), nil
 }
 
-// updateTicket implements PUT /tickets/{id}. The body differs by version
-// (INTERCOM-API.md §4): 2.11.yaml update_ticket_request has state and
-// assignment{admin_id, assignee_id}; unstable.yaml has ticket_state_id,
-// company_id, admin_id (integer) and assignee_id.
+// updateTicket implements PUT /tickets/{id}. The body differs by version:
+// 2.11.yaml update_ticket_request has state and assignment{admin_id,
+// assignee_id}; 2.12.yaml and 2.13.yaml replace state with ticket_state_id and
+// company_id but keep assignment{}; 2.14.yaml on replace assignment{} with a
+// top-level admin_id (integer) and assignee_id. A field the requested version
+// does not describe is refused (notInVersion), never dropped.
 func (s *Server) updateTicket(c *call) (int, any, error) {
 	w := s.ws
 	t, err := s.findTicket(c.r.PathValue("id"))
@@ -301,10 +310,14 @@ func (s *Server) updateTicket(c *call) (int, any, error) {
 		set bool
 		id  string
 	}{}
-	switch c.version {
-	case version211:
-		if body.has("ticket_state_id") {
-			return 0, nil, errInvalid("ticket_state_id", "ticket_state_id is not supported in version 2.11; use state")
+	if err := checkSkipNotifications(body, c.version); err != nil {
+		return 0, nil, err
+	}
+	if !c.version.has(updateStateID) {
+		for _, f := range []string{"ticket_state_id", "company_id"} {
+			if body.has(f) {
+				return 0, nil, notInVersion(f, c.version, "use state")
+			}
 		}
 		if st, ok, err := body.str("state"); err != nil {
 			return 0, nil, err
@@ -319,21 +332,9 @@ func (s *Server) updateTicket(c *call) (int, any, error) {
 				return 0, nil, errInvalid("state", "Ticket type %s has no %s state", tt.id, st)
 			}
 		}
-		if as, ok, err := body.object("assignment"); err != nil {
-			return 0, nil, err
-		} else if ok {
-			if actor, err = s.actingAdmin(as, "admin_id"); err != nil {
-				return 0, nil, err
-			}
-			if id, ok, err := as.id("assignee_id"); err != nil {
-				return 0, nil, err
-			} else if ok {
-				assign.set, assign.id = true, id
-			}
-		}
-	default:
+	} else {
 		if body.has("state") {
-			return 0, nil, errInvalid("state", "state is not supported in this version; use ticket_state_id")
+			return 0, nil, notInVersion("state", c.version, "use ticket_state_id")
 		}
 		if id, ok, err := body.id("ticket_state_id"); err != nil {
 			return 0, nil, err
@@ -344,10 +345,31 @@ func (s *Server) updateTicket(c *call) (int, any, error) {
 					message: "Ticket state " + id + " is not valid for this ticket type", field: "ticket_state_id"}
 			}
 		}
-		if actor, err = s.actingAdmin(body, "admin_id"); err != nil {
+	}
+	// Who acts and whom to assign: assignment{admin_id, assignee_id} up to
+	// 2.13, top-level admin_id and assignee_id from 2.14 on.
+	from := body
+	if c.version.has(flatAssignment) {
+		if body.has("assignment") {
+			return 0, nil, notInVersion("assignment", c.version, "use admin_id and assignee_id")
+		}
+	} else {
+		for _, f := range []string{"admin_id", "assignee_id"} {
+			if body.has(f) {
+				return 0, nil, notInVersion(f, c.version, "use assignment{admin_id, assignee_id}")
+			}
+		}
+		as, _, err := body.object("assignment")
+		if err != nil {
 			return 0, nil, err
 		}
-		if id, ok, err := body.id("assignee_id"); err != nil {
+		from = as
+	}
+	if from != nil {
+		if actor, err = s.actingAdmin(from, "admin_id"); err != nil {
+			return 0, nil, err
+		}
+		if id, ok, err := from.id("assignee_id"); err != nil {
 			return 0, nil, err
 		} else if ok {
 			assign.set, assign.id = true, id
@@ -378,7 +400,7 @@ func (s *Server) updateTicket(c *call) (int, any, error) {
 	}
 	var companyID string
 	var companySet bool
-	if c.version == versionPreview && body.has("company_id") {
+	if c.version.has(updateStateID) && body.has("company_id") {
 		id, _, err := body.str("company_id")
 		if err != nil {
 			return 0, nil, err
@@ -388,7 +410,7 @@ func (s *Server) updateTicket(c *call) (int, any, error) {
 			return 0, nil, errNotFound("company_not_found", "Company Not Found")
 		}
 		companyID, companySet = co.id, true
-	} else if c.version == versionPreview {
+	} else if c.version.has(updateStateID) {
 		if raw, ok := body["company_id"]; ok && isNull(raw) {
 			companySet = true // "Set to nil to remove"
 		}
@@ -459,7 +481,7 @@ func (s *Server) actingAdmin(o object, field string) (*admin, error) {
 	return a, nil
 }
 
-// deleteTicket implements DELETE /tickets/{id} (unstable.yaml only): 200
+// deleteTicket implements DELETE /tickets/{id} (2.13.yaml on): 200
 // ticket_deleted {id, object:"ticket", deleted:true}.
 func (s *Server) deleteTicket(c *call) (int, any, error) {
 	id := c.r.PathValue("id")
@@ -517,9 +539,15 @@ func (s *Server) replyTicket(c *call) (int, any, error) {
 	} else if len(urls) > 10 {
 		return 0, nil, errInvalid("attachment_urls", "At most 10 attachment_urls are allowed")
 	}
+	if err := checkSkipNotifications(body, c.version); err != nil {
+		return 0, nil, err
+	}
 	var by author
 	switch typ {
 	case "user":
+		if body.has("reply_options") && !c.version.has(contactReplyOptions) {
+			return 0, nil, notInVersion("reply_options", c.version, "only admin replies carry reply_options before 2.14")
+		}
 		if mt != "comment" {
 			return 0, nil, errInvalid("message_type", "message_type must be comment for user replies")
 		}
@@ -664,4 +692,16 @@ func (s *Server) tagAndAdmin(c *call, fromBody bool) (*tag, *admin, error) {
 		return nil, nil, errNotFound("not_found", "Admin not found")
 	}
 	return tg, a, nil
+}
+
+// checkSkipNotifications refuses skip_notifications in a version whose
+// description lacks it (2.11.yaml and 2.12.yaml; see skipNotifications).
+func checkSkipNotifications(body object, v apiVersion) error {
+	if body.has("skip_notifications") && !v.has(skipNotifications) {
+		return notInVersion("skip_notifications", v, "")
+	}
+	if _, _, err := body.boolean("skip_notifications"); err != nil {
+		return err
+	}
+	return nil
 }

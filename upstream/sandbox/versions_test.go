@@ -23,12 +23,19 @@ func TestVersionShapes(t *testing.T) {
 		"previous_ticket_state_id": "201",
 		"admin_assignee_id":        float64(991267943), "team_assignee_id": float64(0),
 	}
+	// 2.12.yaml to 2.15.yaml: the ticket_state object, but string assignee ids and no
+	// previous_ticket_state_id (both arrive in 2.16.yaml).
+	middle := map[string]any{
+		"ticket_state":      preview["ticket_state"],
+		"admin_assignee_id": "991267943", "team_assignee_id": "0",
+	}
 	cases := []struct {
 		header string
 		want   map[string]any
 	}{
 		{"", legacy}, {"2.11", legacy}, {"2.9", legacy}, {"1.4", legacy},
-		{"Preview", preview}, {"Unstable", preview}, {"unstable", preview}, {"2.12", preview}, {"2.16", preview},
+		{"2.12", middle}, {"2.13", middle}, {"2.14", middle}, {"2.15", middle},
+		{"Preview", preview}, {"Unstable", preview}, {"unstable", preview}, {"2.16", preview},
 	}
 	keys := []string{"ticket_state", "ticket_state_internal_label", "ticket_state_external_label",
 		"previous_ticket_state_id", "admin_assignee_id", "team_assignee_id"}
@@ -46,7 +53,8 @@ func TestVersionShapes(t *testing.T) {
 				t.Errorf("version fields (-want +got):\n%s", diff)
 			}
 			_, hasStates := got["ticket_type"].(map[string]any)["ticket_states"]
-			if wantStates := tc.want["previous_ticket_state_id"] != nil; hasStates != wantStates {
+			_, stateObject := tc.want["ticket_state"].(map[string]any)
+			if wantStates := stateObject; hasStates != wantStates {
 				t.Errorf("ticket_type.ticket_states present = %v, want %v", hasStates, wantStates)
 			}
 		})
@@ -129,6 +137,14 @@ func TestUpdateBodyByVersion(t *testing.T) {
 		{"2.11 unknown assignee", "2.11", "4001", map[string]any{"assignment": map[string]any{"admin_id": sandbox.SeedAdminAda, "assignee_id": "123"}}, 404, "assignee_not_found"},
 		{"2.11 unknown acting admin", "2.11", "4001", map[string]any{"assignment": map[string]any{"admin_id": "123", "assignee_id": "0"}}, 404, "assignee_not_found"},
 		{"Preview admin_id as integer", "Preview", "4001", map[string]any{"admin_id": 991267943, "assignee_id": "991267944"}, 200, ""},
+		// 2.12 and 2.13 document assignment{} beside ticket_state_id; 2.14 on the top-level fields.
+		{"2.12 assignment{}", "2.12", "4001", map[string]any{"ticket_state_id": sandbox.SeedStateWontFix,
+			"assignment": map[string]any{"admin_id": sandbox.SeedAdminAda, "assignee_id": sandbox.SeedAdminBo}}, 200, ""},
+		{"2.13 rejects top-level admin_id", "2.13", "4001", map[string]any{"admin_id": 991267943, "assignee_id": "991267944"}, 400, "parameter_invalid"},
+		{"2.14 rejects assignment{}", "2.14", "4001", map[string]any{"assignment": map[string]any{"admin_id": sandbox.SeedAdminAda, "assignee_id": "0"}}, 400, "parameter_invalid"},
+		{"2.11 rejects company_id", "2.11", "4001", map[string]any{"company_id": "acme"}, 400, "parameter_invalid"},
+		{"2.12 rejects skip_notifications", "2.12", "4001", map[string]any{"open": true, "skip_notifications": true}, 400, "parameter_invalid"},
+		{"2.13 skip_notifications", "2.13", "4001", map[string]any{"open": true, "skip_notifications": true}, 200, ""},
 		{"wrong type for open", "2.11", "4001", map[string]any{"open": "no"}, 400, "parameter_invalid"},
 		{"unknown attribute", "2.11", "4001", map[string]any{"ticket_attributes": map[string]any{"Colour": "red"}}, 400, "parameter_invalid"},
 		{"attribute of wrong type", "2.11", "4001", map[string]any{"ticket_attributes": map[string]any{"Affected users": "many"}}, 400, "parameter_invalid"},
@@ -190,5 +206,109 @@ func TestUpdateSemantics(t *testing.T) {
 	parts := pv["ticket_parts"].(map[string]any)
 	if parts["total_count"] != float64(3) {
 		t.Errorf("parts: %v", parts)
+	}
+}
+
+// TestAssignmentByVersion: in every version the shape that version documents assigns and unassigns
+// (2.12 and 2.13 used to drop assignment{} silently), read back in that version's own shape.
+func TestAssignmentByVersion(t *testing.T) {
+	t.Parallel()
+	flat := func(admin any, assignee string) map[string]any {
+		return map[string]any{"admin_id": admin, "assignee_id": assignee}
+	}
+	nested := func(admin, assignee string) map[string]any {
+		return map[string]any{"assignment": map[string]any{"admin_id": admin, "assignee_id": assignee}}
+	}
+	cases := []struct {
+		version          string
+		assign, unassign map[string]any
+		assigned, none   any // admin_assignee_id as that version renders it
+	}{
+		{"2.11", nested(sandbox.SeedAdminAda, sandbox.SeedAdminBo), nested(sandbox.SeedAdminAda, "0"), sandbox.SeedAdminBo, "0"},
+		{"2.12", nested(sandbox.SeedAdminAda, sandbox.SeedAdminBo), nested(sandbox.SeedAdminAda, "0"), sandbox.SeedAdminBo, "0"},
+		{"2.13", nested(sandbox.SeedAdminAda, sandbox.SeedAdminBo), nested(sandbox.SeedAdminAda, "0"), sandbox.SeedAdminBo, "0"},
+		{"2.14", flat(991267943, sandbox.SeedAdminBo), flat(991267943, "0"), sandbox.SeedAdminBo, "0"},
+		{"2.15", flat(991267943, sandbox.SeedAdminBo), flat(991267943, "0"), sandbox.SeedAdminBo, "0"},
+		{"2.16", flat(991267943, sandbox.SeedAdminBo), flat(991267943, "0"), float64(991267944), float64(0)},
+		{"Preview", flat(991267943, sandbox.SeedAdminBo), flat(991267943, "0"), float64(991267944), float64(0)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.version, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			path := "/tickets/" + sandbox.SeedTicketLogin
+			e.mustOK("PUT", path, tc.version, tc.assign)
+			if got := e.mustOK("GET", path, tc.version, nil).json(t)["admin_assignee_id"]; got != tc.assigned {
+				t.Fatalf("after assigning: admin_assignee_id = %#v, want %#v", got, tc.assigned)
+			}
+			e.mustOK("PUT", path, tc.version, tc.unassign)
+			if got := e.mustOK("GET", path, tc.version, nil).json(t)["admin_assignee_id"]; got != tc.none {
+				t.Fatalf("after unassigning: admin_assignee_id = %#v, want %#v", got, tc.none)
+			}
+		})
+	}
+}
+
+// TestVersionedOperationsAndFields: endpoints and request fields exist from the version whose
+// description first has them, and are refused before.
+func TestVersionedOperationsAndFields(t *testing.T) {
+	t.Parallel()
+	opts := []any{map[string]any{"text": "A", "uuid": "0b5c8d53-8b0c-4a4f-9d7e-2f0c3c1a9d12"}}
+	cases := []struct {
+		name, method, path string
+		body               map[string]any
+		before, first      string
+		wantCode           string
+	}{
+		{"list ticket states", "GET", "/ticket_states", nil, "2.11", "2.12", "not_found"},
+		{"delete ticket", "DELETE", "/tickets/" + sandbox.SeedTicketTypo, nil, "2.12", "2.13", "not_found"},
+		{"create with assignment", "POST", "/tickets", map[string]any{"ticket_type_id": "1",
+			"contacts": []any{map[string]any{"id": sandbox.SeedContactAlice}}, "ticket_attributes": map[string]any{"_default_title_": "x"},
+			"assignment": map[string]any{"admin_assignee_id": sandbox.SeedAdminBo}}, "2.13", "2.14", "parameter_invalid"},
+		{"create with skip_notifications", "POST", "/tickets", map[string]any{"ticket_type_id": "1",
+			"contacts": []any{map[string]any{"id": sandbox.SeedContactAlice}}, "ticket_attributes": map[string]any{"_default_title_": "x"},
+			"skip_notifications": true}, "2.12", "2.13", "parameter_invalid"},
+		{"contact reply with reply_options", "POST", "/tickets/" + sandbox.SeedTicketLogin + "/reply", map[string]any{
+			"message_type": "comment", "type": "user", "intercom_user_id": sandbox.SeedContactAlice, "body": "pick one",
+			"reply_options": opts}, "2.13", "2.14", "parameter_invalid"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			if r := e.do(tc.method, tc.path, tc.before, tc.body); r.status/100 != 4 || r.errorCode(t) != tc.wantCode {
+				t.Errorf("%s: %d %s, want %s", tc.before, r.status, r.body, tc.wantCode)
+			}
+			e.mustOK(tc.method, tc.path, tc.first, tc.body)
+		})
+	}
+}
+
+// TestSearchAssigneeValuesByVersion: admin_assignee_id takes strings up to 2.15 (every search table
+// says String) and integers from 2.16 on (the ticket schema's type; see integerAssignees).
+func TestSearchAssigneeValuesByVersion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	query := func(v any) map[string]any {
+		return map[string]any{"query": map[string]any{"field": "admin_assignee_id", "operator": "IN", "value": v}}
+	}
+	strs, ints := []any{"991267943", "991267944"}, []any{991267943, 991267944}
+	for _, tc := range []struct {
+		version   string
+		good, bad []any
+	}{
+		{"2.11", strs, ints}, {"2.12", strs, ints}, {"2.13", strs, ints}, {"2.14", strs, ints}, {"2.15", strs, ints},
+		{"2.16", ints, strs}, {"Preview", ints, strs},
+	} {
+		var page struct {
+			TotalCount int `json:"total_count"`
+		}
+		e.mustOK("POST", "/tickets/search", tc.version, query(tc.good)).decode(t, &page)
+		if page.TotalCount == 0 {
+			t.Errorf("%s: no ticket assigned to the seeded admins found", tc.version)
+		}
+		if r := e.do("POST", "/tickets/search", tc.version, query(tc.bad)); r.status != 400 {
+			t.Errorf("%s: values of the other type: %d %s", tc.version, r.status, r.body)
+		}
 	}
 }
