@@ -140,6 +140,16 @@ func (s *Server) restErrorHandler(ctx context.Context, mux *runtime.ServeMux, m 
 		if d, ok := service.RetryAfter(st); ok {
 			w.Header().Set("Retry-After", strconv.FormatInt(ceilSeconds(d), 10))
 		}
+		// The window behind the refusal, in the IETF RateLimit header fields
+		// (draft-ietf-httpapi-ratelimit-headers): RateLimit-Reset is the
+		// number of seconds until the window resets.
+		if limit, remaining, reset, ok := service.RateLimitInfo(st); ok {
+			w.Header().Set("RateLimit-Limit", strconv.Itoa(limit))
+			w.Header().Set("RateLimit-Remaining", strconv.Itoa(remaining))
+			if !reset.IsZero() {
+				w.Header().Set("RateLimit-Reset", strconv.FormatInt(max(ceilSeconds(time.Until(reset)), 0), 10))
+			}
+		}
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }

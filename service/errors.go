@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/intercom-gateway/intercom-gateway/ratelimit"
 	"github.com/intercom-gateway/intercom-gateway/upstream"
 )
 
@@ -32,6 +33,10 @@ const (
 	ReasonUpstreamMalformed   = "INTERCOM_MALFORMED_RESPONSE"
 	ReasonUpstreamTimeout     = "INTERCOM_TIMEOUT"
 	ReasonInternal            = "INTERNAL"
+	// ReasonRateLimited: the gateway's own limiter did not send the call,
+	// because the workspace's Intercom budget (or its cap on calls in
+	// flight) is spent for now. Metadata "limit_reason" says which.
+	ReasonRateLimited = "GATEWAY_RATE_LIMITED"
 )
 
 // statusCodes maps Intercom's HTTP statuses to gRPC codes. Intercom documents
@@ -65,6 +70,9 @@ var codeOverrides = map[string]codes.Code{
 // place where Intercom errors become gRPC errors:
 //
 //   - an error that already is a status passes unchanged;
+//   - *ratelimit.Refusal (the gateway's limiter did not send the call)
+//     becomes RESOURCE_EXHAUSTED with RetryInfo and the window's
+//     limit/remaining/reset in ErrorInfo;
 //   - *upstream.Error becomes the code for its HTTP status (statusCodes,
 //     refined by codeOverrides), with ErrorInfo carrying Intercom's
 //     request_id and error code, BadRequest field violations for errors that
@@ -85,7 +93,12 @@ func ToStatus(err error) *status.Status {
 	var uerr *upstream.Error
 	var derr *upstream.DecodeError
 	var nerr net.Error
+	var refusal *ratelimit.Refusal
 	switch {
+	case errors.As(err, &refusal):
+		// Checked first: the refusal travels inside the *url.Error of the
+		// HTTP client, which is also a net.Error.
+		return fromRefusal(refusal)
 	case errors.As(err, &uerr):
 		return fromUpstream(uerr)
 	case errors.Is(err, context.DeadlineExceeded):
@@ -162,10 +175,10 @@ func fromUpstream(e *upstream.Error) *status.Status {
 		meta["intercom_code"] = c
 	}
 	if e.RateLimit.Present {
-		meta["ratelimit_limit"] = strconv.Itoa(e.RateLimit.Limit)
-		meta["ratelimit_remaining"] = strconv.Itoa(e.RateLimit.Remaining)
+		meta[MetaRateLimitLimit] = strconv.Itoa(e.RateLimit.Limit)
+		meta[MetaRateLimitRemaining] = strconv.Itoa(e.RateLimit.Remaining)
 		if !e.RateLimit.Reset.IsZero() {
-			meta["ratelimit_reset"] = strconv.FormatInt(e.RateLimit.Reset.Unix(), 10)
+			meta[MetaRateLimitReset] = strconv.FormatInt(e.RateLimit.Reset.Unix(), 10)
 		}
 	}
 
@@ -189,6 +202,81 @@ func fromUpstream(e *upstream.Error) *status.Status {
 		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(wait)})
 	}
 	return mustWithDetails(status.New(code, msg), details...)
+}
+
+// fromRefusal maps a call the limiter did not send. It is RESOURCE_EXHAUSTED
+// like Intercom's own 429 (the budget is Intercom's), with RetryInfo saying
+// when the caller's share will next have capacity, and the limiter's view of
+// the window in ErrorInfo metadata, which REST turns into RateLimit-* headers.
+func fromRefusal(r *ratelimit.Refusal) *status.Status {
+	msg := "the Intercom rate budget of workspace " + strconv.Quote(r.Workspace) + " is spent for now; nothing was sent to Intercom"
+	switch r.Reason {
+	case ratelimit.ReasonConcurrency:
+		msg = "too many calls to Intercom in flight for workspace " + strconv.Quote(r.Workspace) + "; nothing was sent to Intercom"
+	case ratelimit.ReasonPaused:
+		msg = "Intercom answered 429 for workspace " + strconv.Quote(r.Workspace) + "; calls wait for its reset and nothing was sent"
+	}
+	meta := map[string]string{
+		"workspace":    r.Workspace,
+		"limit_reason": string(r.Reason),
+	}
+	if r.Limit > 0 {
+		meta[MetaRateLimitLimit] = strconv.Itoa(r.Limit)
+		meta[MetaRateLimitRemaining] = strconv.Itoa(r.Remaining)
+	}
+	if !r.Reset.IsZero() {
+		meta[MetaRateLimitReset] = strconv.FormatInt(ceilUnix(r.Reset), 10)
+	}
+	wait := r.RetryAfter
+	if wait <= 0 {
+		wait = time.Millisecond
+	}
+	return mustWithDetails(status.New(codes.ResourceExhausted, msg),
+		&errdetails.ErrorInfo{Reason: ReasonRateLimited, Domain: ErrorDomain, Metadata: meta},
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)})
+}
+
+func ceilUnix(t time.Time) int64 {
+	s := t.Unix()
+	if t.After(time.Unix(s, 0)) {
+		s++
+	}
+	return s
+}
+
+// ErrorInfo metadata keys that describe a rate window, on Intercom's 429s
+// and on the gateway's own refusals. The reset is Unix seconds, as in
+// Intercom's X-RateLimit-Reset.
+const (
+	MetaRateLimitLimit     = "ratelimit_limit"
+	MetaRateLimitRemaining = "ratelimit_remaining"
+	MetaRateLimitReset     = "ratelimit_reset"
+)
+
+// RateLimitInfo returns the rate window a RESOURCE_EXHAUSTED status
+// describes in its ErrorInfo metadata: the limit, what is left and when the
+// window resets. The REST error handler turns it into RateLimit-* headers.
+func RateLimitInfo(st *status.Status) (limit, remaining int, reset time.Time, ok bool) {
+	if st == nil || st.Code() != codes.ResourceExhausted {
+		return 0, 0, time.Time{}, false
+	}
+	for _, d := range st.Details() {
+		info, isInfo := d.(*errdetails.ErrorInfo)
+		if !isInfo {
+			continue
+		}
+		md := info.GetMetadata()
+		l, errL := strconv.Atoi(md[MetaRateLimitLimit])
+		r, errR := strconv.Atoi(md[MetaRateLimitRemaining])
+		if errL != nil || errR != nil {
+			return 0, 0, time.Time{}, false
+		}
+		if s, err := strconv.ParseInt(md[MetaRateLimitReset], 10, 64); err == nil {
+			reset = time.Unix(s, 0)
+		}
+		return l, r, reset, true
+	}
+	return 0, 0, time.Time{}, false
 }
 
 // RetryAfter returns the delay in the status's RetryInfo detail, if any. The

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/intercom-gateway/intercom-gateway/ratelimit"
 	"github.com/intercom-gateway/intercom-gateway/service"
 	"github.com/intercom-gateway/intercom-gateway/upstream"
 )
@@ -65,6 +67,12 @@ func TestToStatus(t *testing.T) {
 		{"connection refused", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, codes.Unavailable, service.ReasonUpstreamUnavailable, "", 0},
 		{"bug", errors.New("nil map"), codes.Internal, service.ReasonInternal, "", 0},
 		{"status passes", status.Error(codes.InvalidArgument, "x"), codes.InvalidArgument, "", "", 0},
+		// The HTTP client wraps a refusal in a *url.Error, which is also a
+		// net.Error; the refusal must still win.
+		{"limiter refusal", &url.Error{Op: "Get", URL: "http://x", Err: &ratelimit.Refusal{Workspace: "w", Reason: ratelimit.ReasonBudget, RetryAfter: 1500 * time.Millisecond,
+			Limit: 100, Remaining: 0, Reset: reset}}, codes.ResourceExhausted, service.ReasonRateLimited, "", 1500 * time.Millisecond},
+		{"concurrency refusal", fmt.Errorf("intercom getTicket: %w", &ratelimit.Refusal{Workspace: "w", Reason: ratelimit.ReasonConcurrency, RetryAfter: 80 * time.Millisecond}),
+			codes.ResourceExhausted, service.ReasonRateLimited, "", 80 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,3 +258,32 @@ func TestErrorInterceptors(t *testing.T) {
 type fakeStream struct{ grpc.ServerStream }
 
 func (fakeStream) Context() context.Context { return context.Background() }
+
+// TestRateLimitInfo: the window of a refusal and of Intercom's 429 travels in
+// ErrorInfo metadata, for the REST RateLimit-* headers.
+func TestRateLimitInfo(t *testing.T) {
+	t.Parallel()
+	reset := time.Unix(1_800_000_010, 0)
+	tests := []struct {
+		name   string
+		err    error
+		wantOK bool
+	}{
+		{"refusal", &ratelimit.Refusal{Workspace: "w", Reason: ratelimit.ReasonBudget, RetryAfter: time.Second, Limit: 100, Remaining: 0, Reset: reset}, true},
+		{"intercom 429", &upstream.Error{StatusCode: 429, RateLimit: upstream.RateLimit{Present: true, Limit: 100, Remaining: 0, Reset: reset}}, true},
+		{"concurrency refusal has no window", &ratelimit.Refusal{Workspace: "w", Reason: ratelimit.ReasonConcurrency, RetryAfter: time.Second}, false},
+		{"not RESOURCE_EXHAUSTED", &upstream.Error{StatusCode: 404}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			limit, remaining, gotReset, ok := service.RateLimitInfo(service.ToStatus(tt.err))
+			if ok != tt.wantOK {
+				t.Fatalf("ok = %v, want %v", ok, tt.wantOK)
+			}
+			if ok && (limit != 100 || remaining != 0 || !gotReset.Equal(reset)) {
+				t.Errorf("got %d/%d/%v, want 100/0/%v", limit, remaining, gotReset, reset)
+			}
+		})
+	}
+}

@@ -105,7 +105,8 @@ func Operations() []Operation {
 	}
 }
 
-// Middleware wraps a RoundTripper; it is how tracing and client-side rate limiting join the chain.
+// Middleware wraps a RoundTripper; it is how tracing joins the chain. It wraps the whole retry loop, so
+// rate limiting is not middleware: it must see every attempt (WithLimiter).
 type Middleware func(http.RoundTripper) http.RoundTripper
 
 // Option configures a Client.
@@ -128,6 +129,7 @@ type options struct {
 	previewFallback bool
 	logger          *slog.Logger
 	workspace       string
+	limiter         Limiter
 }
 
 // defaultOptions are the settings a Client starts from.
@@ -175,8 +177,8 @@ func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpCli
 // middleware wraps the retry policy.
 func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.transport = rt } }
 
-// WithMiddleware wraps the retry transport, outermost first: WithMiddleware(tracing, ratelimit) gives
-// tracing → ratelimit → retry → rate-limit header capture → base.
+// WithMiddleware wraps the retry transport, outermost first: WithMiddleware(a, b) gives
+// a → b → retry → limiter (WithLimiter) → rate-limit header capture → base.
 func WithMiddleware(mw ...Middleware) Option {
 	return func(o *options) { o.middleware = append(o.middleware, mw...) }
 }
@@ -319,7 +321,11 @@ func New(opts ...Option) (*Client, error) {
 	// The client-level timeout is replaced by per-call context deadlines (WithTimeout), which the
 	// retry policy can see and respect.
 	hc.Timeout = 0
-	rt := NewRetryTransport(&rateLimitTransport{base: newAttemptTransport(baseRT, o.workspace), observe: o.observer}, o.retry)
+	var attempt http.RoundTripper = &rateLimitTransport{base: newAttemptTransport(baseRT, o.workspace), observe: o.observer}
+	if o.limiter != nil {
+		attempt = &limitTransport{base: attempt, limiter: o.limiter}
+	}
+	rt := NewRetryTransport(attempt, o.retry)
 	for i := len(o.middleware) - 1; i >= 0; i-- {
 		rt = o.middleware[i](rt)
 	}

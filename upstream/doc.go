@@ -13,6 +13,7 @@
 // response, and retries through an http.RoundTripper whose policy is documented on RetryPolicy.
 //
 // It is not the place for gRPC or proto types (the service package translates to and from them), for
-// mapping errors to gRPC codes (service does that once), for client-side rate limiting or tracing (those
-// wrap this client's transport chain, see WithMiddleware), or for the Intercom simulator (upstream/sandbox).
+// mapping errors to gRPC codes (service does that once), for deciding rate budgets (package ratelimit does;
+// the client asks its Limiter before every attempt, retries included, see WithLimiter), for tracing (it
+// wraps this client's transport chain, see WithMiddleware), or for the Intercom simulator (upstream/sandbox).
 package upstream

@@ -9,11 +9,14 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/intercom-gateway/intercom-gateway/ratelimit"
 )
 
 // RetryPolicy decides which failed attempts are sent again and how long to wait in between. It is
-// applied by the RoundTripper from NewRetryTransport, which New places between the middleware (tracing,
-// client-side rate limiting) and the base transport.
+// applied by the RoundTripper from NewRetryTransport, which New places between the middleware (tracing)
+// and the limiter (WithLimiter), which it asks before every attempt; a refusal (ratelimit.ErrNotSent) ends
+// the loop at once, since nothing was sent.
 //
 // The rules, and why:
 //
@@ -105,6 +108,11 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	attemptReq := req
 	for attempt := 1; ; attempt++ {
 		resp, err := t.base.RoundTrip(attemptReq.WithContext(withAttempt(ctx, attempt)))
+		if errors.Is(err, ratelimit.ErrNotSent) {
+			// The limiter refused the attempt: nothing was sent, and waiting
+			// longer is what it already declined to do.
+			return nil, err
+		}
 		wait, retry := t.decide(ctx, idempotent, attempt, resp, err)
 		if !retry || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
 			return resp, err
