@@ -136,3 +136,9 @@ func (s *localSource) observe(_ context.Context, o Observation, now time.Time) {
 		s.app.ReserveN(now, int(math.Ceil(tokens-float64(o.Remaining))))
 	}
 }
+
+func (s *localSource) degraded() bool { return false }
+
+// unTake is a no-op: a token bucket cannot take a token back, and a call
+// refused for concurrency leaves its token spent, which errs on the safe side.
+func (s *localSource) unTake(string) {}

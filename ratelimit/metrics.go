@@ -2,47 +2,65 @@ package ratelimit
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
-// scope is the instrumentation scope of this package's metrics.
+// scope is the instrumentation scope of this package's metrics and spans.
 const scope = "github.com/intercom-gateway/intercom-gateway/ratelimit"
 
-// metrics records through the global OpenTelemetry meter, so that whatever
-// provider the gateway installs (telemetry package) receives them. Caller ids
-// and workspace names are configuration, never secrets.
+// metrics records through the global OpenTelemetry API with the names the
+// telemetry package documents, so that whatever provider the gateway installs
+// receives them. Workspace names and caller ids are configuration, never
+// secrets.
 type metrics struct {
-	decisions   metric.Int64Counter
-	upstream429 metric.Int64Counter
+	tracer      trace.Tracer
+	wait        metric.Float64Histogram
+	refusals    metric.Int64Counter
+	degraded    metric.Int64Gauge
 	roundTrips  metric.Int64Counter
 	transitions metric.Int64Counter
-	degraded    metric.Int64Gauge
+	upstream429 metric.Int64Counter
 }
 
 func newMetrics() *metrics {
 	m := otel.Meter(scope)
-	mt := &metrics{}
-	// Instrument creation only fails on invalid names; the no-op instruments
+	mt := &metrics{tracer: otel.Tracer(scope)}
+	// Instrument creation fails only on invalid names; the no-op instruments
 	// returned then are still safe to use.
-	mt.decisions, _ = m.Int64Counter("ratelimit.decisions",
-		metric.WithDescription("Limiter decisions per upstream attempt, by outcome (granted, waited, refused) and reason."))
-	mt.upstream429, _ = m.Int64Counter("ratelimit.upstream_429",
-		metric.WithDescription("429 answers from Intercom seen by the limiter."))
-	mt.roundTrips, _ = m.Int64Counter("ratelimit.redis.round_trips",
-		metric.WithDescription("Redis round trips made by the shared limiter, by kind (lease, return, heartbeat, pause)."))
-	mt.transitions, _ = m.Int64Counter("ratelimit.mode_transitions",
-		metric.WithDescription("Switches between shared (Redis) and degraded (local) mode."))
-	mt.degraded, _ = m.Int64Gauge("ratelimit.degraded",
+	mt.wait, _ = m.Float64Histogram("gateway.ratelimit.wait", metric.WithUnit("s"),
+		metric.WithDescription("How long an upstream attempt waited for the limiter, by outcome (granted, refused, canceled)."))
+	mt.refusals, _ = m.Int64Counter("gateway.ratelimit.refusals", metric.WithUnit("{request}"),
+		metric.WithDescription("Attempts the limiter did not send, by reason (budget, paused, concurrency)."))
+	mt.degraded, _ = m.Int64Gauge("gateway.ratelimit.degraded", metric.WithUnit("1"),
 		metric.WithDescription("1 while the limiter runs on its local fallback budget because Redis is unreachable."))
+	mt.roundTrips, _ = m.Int64Counter("gateway.ratelimit.redis.round_trips", metric.WithUnit("{roundtrip}"),
+		metric.WithDescription("Redis round trips of the shared limiter, by outcome (lease, return, heartbeat, pause, error)."))
+	mt.transitions, _ = m.Int64Counter("gateway.ratelimit.mode_transitions", metric.WithUnit("{transition}"),
+		metric.WithDescription("Switches between shared (Redis) and degraded (local) mode, by outcome (the new mode)."))
+	mt.upstream429, _ = m.Int64Counter("gateway.ratelimit.upstream_429", metric.WithUnit("{response}"),
+		metric.WithDescription("429 answers from Intercom seen by the limiter, by operation."))
 	return mt
 }
 
-func (m *metrics) decision(ctx context.Context, ws, caller, outcome, reason string) {
-	m.decisions.Add(ctx, 1, metric.WithAttributes(attribute.String("workspace", ws), attribute.String("caller", caller),
-		attribute.String("outcome", outcome), attribute.String("reason", reason)))
+// start opens the gateway.ratelimit.wait span of one Acquire.
+func (m *metrics) start(ctx context.Context, ws string) (context.Context, trace.Span) {
+	return m.tracer.Start(ctx, "gateway.ratelimit.wait", trace.WithAttributes(attribute.String("workspace", ws)))
+}
+
+// done records the outcome of one Acquire on its span and instruments.
+func (m *metrics) done(ctx context.Context, span trace.Span, ws, outcome string, reason Reason, degraded bool, waited time.Duration) {
+	attrs := []attribute.KeyValue{attribute.String("workspace", ws), attribute.String("outcome", outcome), attribute.Bool("degraded", degraded)}
+	span.SetAttributes(attrs[1:]...)
+	span.End()
+	m.wait.Record(ctx, waited.Seconds(), metric.WithAttributes(attrs...))
+	if outcome == "refused" {
+		m.refusals.Add(ctx, 1, metric.WithAttributes(attribute.String("workspace", ws), attribute.String("outcome", string(reason))))
+	}
 }
 
 func (m *metrics) upstream429Seen(ctx context.Context, ws, op string) {
@@ -50,14 +68,16 @@ func (m *metrics) upstream429Seen(ctx context.Context, ws, op string) {
 }
 
 func (m *metrics) roundTrip(ctx context.Context, kind string) {
-	m.roundTrips.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", kind)))
+	m.roundTrips.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", kind)))
 }
 
-func (m *metrics) transition(ctx context.Context, to string) {
-	m.transitions.Add(ctx, 1, metric.WithAttributes(attribute.String("to", to)))
+func (m *metrics) transition(ctx context.Context, workspaces []string, to string) {
+	m.transitions.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", to)))
 	v := int64(0)
 	if to == "degraded" {
 		v = 1
 	}
-	m.degraded.Record(ctx, v)
+	for _, ws := range workspaces {
+		m.degraded.Record(ctx, v, metric.WithAttributes(attribute.String("workspace", ws)))
+	}
 }

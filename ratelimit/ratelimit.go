@@ -228,6 +228,11 @@ type source interface {
 	take(ctx context.Context, caller string, weight float64, now time.Time, first bool) grantResult
 	// observe learns from an Intercom answer.
 	observe(ctx context.Context, o Observation, now time.Time)
+	// unTake gives back a grant that take gave but that was not used (the
+	// call was then refused for concurrency).
+	unTake(caller string)
+	// degraded reports whether the source runs on its fallback.
+	degraded() bool
 }
 
 // Limiter is one workspace's limiter on this replica. The upstream client of
@@ -276,11 +281,24 @@ func (l *Limiter) jitter(d time.Duration) time.Duration {
 }
 
 // Acquire waits until one attempt of the call in ctx may be sent to Intercom,
-// or refuses it with a *Refusal. op names the Intercom operation (for
-// metrics). The caller must call release once the attempt's answer has been
-// read (or the attempt failed).
+// or refuses it with a *Refusal. op names the Intercom operation. The caller
+// must call release once the attempt's answer has been read (or the attempt
+// failed).
 func (l *Limiter) Acquire(ctx context.Context, op string) (release func(), err error) {
 	start := l.clock.Now()
+	ctx, span := l.metrics.start(ctx, l.workspace)
+	outcome, reason := "granted", Reason("")
+	defer func() {
+		if err != nil && outcome == "granted" {
+			outcome = "canceled"
+		}
+		l.metrics.done(ctx, span, l.workspace, outcome, reason, l.src.degraded(), l.clock.Now().Sub(start))
+	}()
+	refuse := func(r *Refusal) (func(), error) {
+		outcome, reason = "refused", r.Reason
+		return nil, r
+	}
+
 	// The call waits up to its deadline, capped by MaxWait.
 	limit := start.Add(l.cfg.MaxWait)
 	if d, ok := ctx.Deadline(); ok && d.Before(limit) {
@@ -290,7 +308,6 @@ func (l *Limiter) Acquire(ctx context.Context, op string) (release func(), err e
 	caller := id.Caller
 	weight := l.cfg.weight(caller)
 
-	waited := false
 	first := true
 	for {
 		now := l.clock.Now()
@@ -312,21 +329,14 @@ func (l *Limiter) Acquire(ctx context.Context, op string) (release func(), err e
 			}
 		}
 		if !res.retryAt.Before(limit) {
-			l.metrics.decision(ctx, l.workspace, caller, "refused", string(res.reason))
-			return nil, &Refusal{Workspace: l.workspace, Reason: res.reason, RetryAfter: max(res.retryAt.Sub(now), 0),
-				Limit: res.limit, Remaining: max(res.left, 0), Reset: res.reset}
+			return refuse(&Refusal{Workspace: l.workspace, Reason: res.reason, RetryAfter: max(res.retryAt.Sub(now), 0),
+				Limit: res.limit, Remaining: max(res.left, 0), Reset: res.reset})
 		}
-		waited = true
 		if err := l.clock.Sleep(ctx, res.retryAt.Sub(now)); err != nil {
 			return nil, err
 		}
 	}
-	outcome := "granted"
-	if waited {
-		outcome = "waited"
-	}
 	if l.sem == nil {
-		l.metrics.decision(ctx, l.workspace, caller, outcome, "")
 		return func() {}, nil
 	}
 	if !l.sem.TryAcquire(1) {
@@ -338,12 +348,10 @@ func (l *Limiter) Acquire(ctx context.Context, op string) (release func(), err e
 			if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return nil, ctx.Err()
 			}
-			l.metrics.decision(ctx, l.workspace, caller, "refused", string(ReasonConcurrency))
-			return nil, &Refusal{Workspace: l.workspace, Reason: ReasonConcurrency, RetryAfter: time.Duration(l.holdNanos.Load())}
+			l.src.unTake(caller)
+			return refuse(&Refusal{Workspace: l.workspace, Reason: ReasonConcurrency, RetryAfter: time.Duration(l.holdNanos.Load())})
 		}
-		outcome = "waited"
 	}
-	l.metrics.decision(ctx, l.workspace, caller, outcome, "")
 	held := l.clock.Now()
 	var once sync.Once
 	return func() {
