@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/intercom-gateway/intercom-gateway/auth"
 	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
 	"github.com/intercom-gateway/intercom-gateway/gen/openapiv2"
 	"github.com/intercom-gateway/intercom-gateway/service"
@@ -67,6 +69,7 @@ func (s *Server) httpHandler(mounts []mount) (http.Handler, error) {
 		runtime.WithMiddlewares(recordRESTRoute),
 		runtime.WithOutgoingHeaderMatcher(dropAll),
 		runtime.WithOutgoingTrailerMatcher(dropAll),
+		runtime.WithMetadata(s.restPeerMetadata),
 	)
 	ctx := context.Background() // only used by the generated code to build clients
 	for _, register := range []func(context.Context, *runtime.ServeMux) error{
@@ -108,6 +111,9 @@ func incomingHeader(key string) (string, bool) {
 	if strings.EqualFold(key, "Authorization") {
 		return "", false
 	}
+	if strings.EqualFold(key, "X-Intercom-Workspace") {
+		return mdWorkspace, true
+	}
 	return runtime.DefaultHeaderMatcher(key)
 }
 
@@ -135,6 +141,10 @@ func (s *Server) restErrorHandler(ctx context.Context, mux *runtime.ServeMux, m 
 	}
 	if clear, ok := decodeProblem(st); ok {
 		err = clear.Err()
+	}
+	if st.Code() == codes.Unauthenticated && isCallerAuthError(st) {
+		// RFC 6750 §3: a 401 for a bearer token says which scheme to use.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="intercom-gateway"`)
 	}
 	if st.Code() == codes.ResourceExhausted {
 		if d, ok := service.RetryAfter(st); ok {
@@ -191,4 +201,19 @@ func (s *Server) serveHealthz(w http.ResponseWriter, r *http.Request) {
 func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(openapiv2.JSON)
+}
+
+// isCallerAuthError tells the gateway's refusal of a caller's key apart from
+// an UNAUTHENTICATED that reports the gateway's own Intercom token.
+func isCallerAuthError(st *status.Status) bool {
+	for _, d := range st.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok {
+			switch ei.GetReason() {
+			case auth.ReasonKeyMissing, auth.ReasonKeyMalformed, auth.ReasonKeyUnknown,
+				auth.ReasonCertAmbiguous, auth.ReasonCallerMismatch:
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,6 +49,18 @@ type Config struct {
 	// message over it with RESOURCE_EXHAUSTED by grpc-go itself (without
 	// RetryInfo, so no client retries it).
 	MaxRequestBytes int64
+
+	// GRPCTLS, when set, makes the gRPC listener speak TLS (see LoadTLS);
+	// with ClientCAs it verifies client certificates, whose identities can
+	// name the caller (auth.Caller.CertIdentities).
+	GRPCTLS *tls.Config
+	// HTTPTLS is GRPCTLS for the HTTP listener. A REST caller's verified
+	// client certificate reaches the auth interceptor as a gRPC caller's
+	// does.
+	HTTPTLS *tls.Config
+	// Reflection says whether gRPC server reflection is served, and to whom.
+	// The zero value, ReflectionOn, serves it to anyone.
+	Reflection Reflection
 }
 
 // DefaultConfig returns the defaults.
@@ -108,6 +121,7 @@ type Option func(*options)
 
 type options struct {
 	logger     *slog.Logger
+	auth       Authenticator
 	unary      []grpc.UnaryServerInterceptor
 	stream     []grpc.StreamServerInterceptor
 	handlers   []mount
@@ -195,6 +209,9 @@ type Server struct {
 	mem     *bufconn.Listener
 	conn    *grpc.ClientConn // the REST mux's in-memory connection to grpc
 	started atomic.Bool
+	// restNonce proves that metadata about a REST caller's TLS peer was set
+	// by this server's REST mux (see mdRESTPeer).
+	restNonce string
 }
 
 // New builds the servers without opening any listener. Health reports
@@ -212,29 +229,39 @@ func New(cfg Config, svcs Services, opts ...Option) (*Server, error) {
 		opt(&o)
 	}
 
+	if cfg.Reflection == ReflectionAuthenticated && o.auth == nil {
+		return nil, errors.New("server: authenticated reflection needs WithAuth")
+	}
 	s := &Server{cfg: cfg, log: o.logger, health: health.NewServer()}
+	if s.restNonce, err = newRESTNonce(); err != nil {
+		return nil, err
+	}
 
-	unary := append([]grpc.UnaryServerInterceptor{
-		unaryRecovery(o.logger),
-		unaryLogging(o.logger),
-	}, o.unary...)
-	unary = append(unary, service.UnaryErrorInterceptor(o.logger))
-	stream := append([]grpc.StreamServerInterceptor{
-		streamRecovery(o.logger),
-		streamLogging(o.logger),
-	}, o.stream...)
-	stream = append(stream, service.StreamErrorInterceptor(o.logger))
+	unary := []grpc.UnaryServerInterceptor{unaryRecovery(o.logger), unaryLogging(o.logger)}
+	stream := []grpc.StreamServerInterceptor{streamRecovery(o.logger), streamLogging(o.logger)}
+	if o.auth != nil {
+		unary = append(unary, s.unaryAuth(o.auth, cfg.Reflection))
+		stream = append(stream, s.streamAuth(o.auth, cfg.Reflection))
+	}
+	unary = append(append(unary, o.unary...), service.UnaryErrorInterceptor(o.logger))
+	stream = append(append(stream, o.stream...), service.StreamErrorInterceptor(o.logger))
 
-	s.grpc = grpc.NewServer(append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...),
+	grpcOpts := []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(int(cfg.MaxRequestBytes)),
 		grpc.ConnectionTimeout(cfg.HandshakeTimeout),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: cfg.IdleTimeout}),
-	}, o.grpcOpts...)...)
+	}
+	if cfg.GRPCTLS != nil {
+		grpcOpts = append(grpcOpts, grpc.Creds(newListenerCreds(cfg.GRPCTLS)))
+	}
+	s.grpc = grpc.NewServer(append(grpcOpts, o.grpcOpts...)...)
 	gatewayv1.RegisterTicketServiceServer(s.grpc, svcs.Tickets)
 	gatewayv1.RegisterTicketTypeServiceServer(s.grpc, svcs.TicketTypes)
 	gatewayv1.RegisterTagServiceServer(s.grpc, svcs.Tags)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
-	reflection.Register(s.grpc)
+	if cfg.Reflection != ReflectionOff {
+		reflection.Register(s.grpc)
+	}
 	s.setServing(healthpb.HealthCheckResponse_NOT_SERVING)
 
 	// The REST mux dials the same grpc.Server through an in-memory listener,
@@ -266,6 +293,9 @@ func New(cfg Config, svcs Services, opts ...Option) (*Server, error) {
 		ReadTimeout:       cfg.ReadTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(o.logger.Handler(), slog.LevelWarn),
+	}
+	if cfg.HTTPTLS != nil {
+		s.http.TLSConfig = cfg.HTTPTLS.Clone()
 	}
 	return s, nil
 }
@@ -301,14 +331,21 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 	go func() { errc <- wrapServe("gRPC", s.grpc.Serve(grpcLis)) }()
 	go func() { errc <- wrapServe("in-memory gRPC", s.grpc.Serve(s.mem)) }()
 	go func() {
-		err := s.http.Serve(httpLis)
+		var err error
+		if s.http.TLSConfig != nil {
+			// The certificate is in TLSConfig; ServeTLS adds h2 to its ALPN.
+			err = s.http.ServeTLS(httpLis, "", "")
+		} else {
+			err = s.http.Serve(httpLis)
+		}
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
 		errc <- wrapServe("HTTP", err)
 	}()
 	s.setServing(healthpb.HealthCheckResponse_SERVING)
-	s.log.InfoContext(ctx, "listening", "grpc_addr", grpcLis.Addr().String(), "http_addr", httpLis.Addr().String())
+	s.log.InfoContext(ctx, "listening", "grpc_addr", grpcLis.Addr().String(), "http_addr", httpLis.Addr().String(),
+		"grpc_tls", s.cfg.GRPCTLS != nil, "http_tls", s.cfg.HTTPTLS != nil, "reflection", s.cfg.Reflection.String())
 
 	var serveErr error
 	select {
