@@ -98,6 +98,9 @@ func logCall(ctx context.Context, log *slog.Logger, method string, start time.Ti
 		slog.String("transport", transport(ctx)),
 		slog.Int64("upstream_attempts", stats.Attempts()),
 	}
+	if caller, workspace := stats.Identity(); caller != "" || workspace != "" {
+		attrs = append(attrs, slog.String("caller", caller), slog.String("workspace", workspace))
+	}
 	if err != nil {
 		// Status messages are written by the service package for callers, so
 		// they hold nothing the caller may not see.

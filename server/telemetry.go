@@ -10,6 +10,8 @@ import (
 	grpcfilters "go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	httpfilters "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp/filters"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 )
 
@@ -36,19 +38,38 @@ func WithOpenTelemetry() Option {
 		WithHTTPMiddleware(otelhttp.NewMiddleware("",
 			otelhttp.WithFilter(httpfilters.None(httpfilters.Path("/healthz"), httpfilters.Path("/metrics"))),
 			otelhttp.WithSpanNameFormatter(spanName),
-		))(o)
+		), routeAttribute)(o)
 	}
+}
+
+// routeAttribute sets http.route on otelhttp's span once the handler has
+// run and r.Pattern holds the matched route (otelhttp itself only renames
+// the span and labels its metrics with it).
+func routeAttribute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r)
+		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+			if route := routeOf(r.Pattern); route != "" {
+				span.SetAttributes(semconv.HTTPRoute(route))
+			}
+		}
+	})
+}
+
+// routeOf is the path part of a ServeMux pattern ("GET /healthz" → "/healthz").
+func routeOf(pattern string) string {
+	if i := strings.IndexByte(pattern, '/'); i >= 0 {
+		return pattern[i:]
+	}
+	return ""
 }
 
 // spanName is "{method} {route}" once the route is known and "{method}"
 // before (the HTTP semantic conventions' rule). otelhttp calls it again
 // after the handler, when r.Pattern holds the matched route.
 func spanName(_ string, r *http.Request) string {
-	if _, route, ok := strings.Cut(r.Pattern, " "); ok && route != "" {
+	if route := routeOf(r.Pattern); route != "" {
 		return r.Method + " " + route
-	}
-	if strings.HasPrefix(r.Pattern, "/") {
-		return r.Method + " " + r.Pattern
 	}
 	return r.Method
 }

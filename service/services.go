@@ -63,7 +63,7 @@ type TicketService struct {
 // NewTicketService returns a TicketService that calls Intercom through the
 // Backend of each call.
 func NewTicketService(b Backends, opts ...Option) *TicketService {
-	return &TicketService{backends: b, opts: buildOptions(opts)}
+	return &TicketService{backends: observe(b), opts: buildOptions(opts)}
 }
 
 // TicketTypeService implements gatewayv1.TicketTypeServiceServer.
@@ -76,7 +76,7 @@ type TicketTypeService struct {
 // NewTicketTypeService returns a TicketTypeService that calls Intercom
 // through the Backend of each call.
 func NewTicketTypeService(b Backends, opts ...Option) *TicketTypeService {
-	return &TicketTypeService{backends: b, opts: buildOptions(opts)}
+	return &TicketTypeService{backends: observe(b), opts: buildOptions(opts)}
 }
 
 // TagService implements gatewayv1.TagServiceServer.
@@ -89,5 +89,5 @@ type TagService struct {
 // NewTagService returns a TagService that calls Intercom through the Backend
 // of each call.
 func NewTagService(b Backends, opts ...Option) *TagService {
-	return &TagService{backends: b, opts: buildOptions(opts)}
+	return &TagService{backends: observe(b), opts: buildOptions(opts)}
 }

@@ -10,6 +10,24 @@ import (
 // context; the upstream client counts its attempts into it.
 type CallStats struct {
 	attempts atomic.Int64
+	who      atomic.Pointer[callIdentity]
+}
+
+type callIdentity struct{ caller, workspace string }
+
+// SetIdentity records the caller and the workspace the call runs against,
+// once they are known (an inner stage decides them; the access log, which
+// is outer, reads them here).
+func (s *CallStats) SetIdentity(caller, workspace string) {
+	s.who.Store(&callIdentity{caller, workspace})
+}
+
+// Identity returns what SetIdentity recorded ("" and "" before).
+func (s *CallStats) Identity() (caller, workspace string) {
+	if id := s.who.Load(); id != nil {
+		return id.caller, id.workspace
+	}
+	return "", ""
 }
 
 // AddAttempt counts one HTTP attempt sent to Intercom.

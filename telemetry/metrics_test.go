@@ -1,0 +1,204 @@
+package telemetry_test
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
+	"github.com/intercom-gateway/intercom-gateway/upstream/sandbox"
+)
+
+// A scripted run, then one scrape of /metrics: every series the issue
+// lists that has landed, with the values this run must produce.
+func TestMetricsAfterScriptedRun(t *testing.T) {
+	s := startStack(t, stackConfig{sandbox: []sandbox.Option{sandbox.WithRateLimit(100, 0)}})
+	s.sb.SetFault("getTicket", sandbox.Fault{ErrorRate: 1, ErrorStatus: http.StatusServiceUnavailable, Remaining: 1})
+
+	// 1. REST GET ticket: 503, retried, 200.
+	if code, body := s.get(t, "/v1/tickets/"+sandbox.SeedTicketLogin, nil); code != http.StatusOK {
+		t.Fatalf("REST GetTicket: HTTP %d %s", code, body)
+	}
+	tickets := gatewayv1.NewTicketServiceClient(s.conn)
+	// 2. gRPC GetTicket: 200.
+	if _, err := tickets.GetTicket(context.Background(), &gatewayv1.GetTicketRequest{TicketId: sandbox.SeedTicketLogin}); err != nil {
+		t.Fatal(err)
+	}
+	// 3. gRPC GetTicket of a ticket Intercom does not have: 404.
+	if _, err := tickets.GetTicket(context.Background(), &gatewayv1.GetTicketRequest{TicketId: "999999"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("GetTicket 999999: %v, want NOT_FOUND", err)
+	}
+	// 4. REST list ticket types: 200.
+	if code, body := s.get(t, "/v1/ticket-types", nil); code != http.StatusOK {
+		t.Fatalf("REST ListTicketTypes: HTTP %d %s", code, body)
+	}
+	// 5. A call refused by validation never reaches Intercom.
+	if _, err := tickets.GetTicket(context.Background(), &gatewayv1.GetTicketRequest{}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("GetTicket without id: %v, want INVALID_ARGUMENT", err)
+	}
+	s.stop()
+	m := parseMetrics(t, s.scrape(t))
+
+	const getTicket = "intercom.gateway.v1.TicketService/GetTicket"
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		// RPC rate, latency and codes (REST calls included: they are RPCs too).
+		{"rpc_server_call_duration_seconds_count", map[string]string{"rpc_method": getTicket, "rpc_response_status_code": "OK"}, 2},
+		{"rpc_server_call_duration_seconds_count", map[string]string{"rpc_method": getTicket, "rpc_response_status_code": "NOT_FOUND"}, 1},
+		{"rpc_server_call_duration_seconds_count", map[string]string{"rpc_method": getTicket, "rpc_response_status_code": "INVALID_ARGUMENT"}, 1},
+		{"rpc_server_call_duration_seconds_count", map[string]string{"rpc_method": "intercom.gateway.v1.TicketTypeService/ListTicketTypes", "rpc_response_status_code": "OK"}, 1},
+		// REST by route pattern.
+		{"http_server_request_duration_seconds_count", map[string]string{"http_route": "/v1/tickets/{ticket_id}", "http_response_status_code": "200"}, 1},
+		{"http_server_request_duration_seconds_count", map[string]string{"http_route": "/v1/ticket-types", "http_response_status_code": "200"}, 1},
+		// Upstream requests by operation, status and workspace: every attempt.
+		{"gateway_upstream_requests_total", map[string]string{"operation": "getTicket", "status": "503", "workspace": "acme"}, 1},
+		{"gateway_upstream_requests_total", map[string]string{"operation": "getTicket", "status": "200", "workspace": "acme"}, 2},
+		{"gateway_upstream_requests_total", map[string]string{"operation": "getTicket", "status": "404", "workspace": "acme"}, 1},
+		{"gateway_upstream_requests_total", map[string]string{"operation": "listTicketTypes", "status": "200", "workspace": "acme"}, 1},
+		{"gateway_upstream_duration_seconds_count", map[string]string{"operation": "getTicket", "status": "200", "workspace": "acme"}, 2},
+		// Intercom's rate limit per workspace: the sandbox counts the 4
+		// requests it answered (the injected 503 spends no budget).
+		{"gateway_upstream_ratelimit_limit", map[string]string{"workspace": "acme"}, 100},
+		{"gateway_upstream_ratelimit_remaining", map[string]string{"workspace": "acme"}, 96},
+	} {
+		if got := m.value(t, c.name, c.labels); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	if n := m.count("gateway_upstream_requests_total"); n != 4 {
+		t.Errorf("%d gateway_upstream_requests_total series, want 4 (the validation failure sent nothing)", n)
+	}
+	// Bounded labels: no ticket id and no raw path in any label.
+	for _, sr := range m {
+		for k, v := range sr.labels {
+			if strings.Contains(v, "4001") || strings.Contains(v, "999999") {
+				t.Errorf("%s: label %s=%q holds an id", sr.name, k, v)
+			}
+		}
+	}
+}
+
+// series is one sample line of the Prometheus text format.
+type series struct {
+	name   string
+	labels map[string]string
+	value  float64
+}
+
+type metricSet []series
+
+// parseMetrics reads the text format well enough for these tests: one
+// sample per line, label values without escaped quotes.
+func parseMetrics(t *testing.T, text string) metricSet {
+	t.Helper()
+	var out metricSet
+	for _, line := range strings.Split(text, "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		sr := series{labels: map[string]string{}}
+		rest := line
+		if i := strings.IndexByte(line, '{'); i >= 0 {
+			sr.name = line[:i]
+			j := strings.LastIndexByte(line, '}')
+			for _, kv := range splitLabels(line[i+1 : j]) {
+				k, v, _ := strings.Cut(kv, "=")
+				sr.labels[k] = strings.Trim(v, `"`)
+			}
+			rest = line[j+1:]
+		} else {
+			sr.name, rest, _ = strings.Cut(line, " ")
+		}
+		v, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		sr.value = v
+		out = append(out, sr)
+	}
+	return out
+}
+
+func splitLabels(s string) []string {
+	var out []string
+	inQuote, start := false, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			inQuote = !inQuote
+		case ',':
+			if !inQuote {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out
+}
+
+// value is the sample of name whose labels include labels; exactly one
+// must match.
+func (m metricSet) value(t *testing.T, name string, labels map[string]string) float64 {
+	t.Helper()
+	var found []series
+	for _, sr := range m {
+		if sr.name != name {
+			continue
+		}
+		match := true
+		for k, v := range labels {
+			if sr.labels[k] != v {
+				match = false
+			}
+		}
+		if match {
+			found = append(found, sr)
+		}
+	}
+	if len(found) != 1 {
+		t.Errorf("%d series %s%v, want 1; %s has: %s", len(found), name, labels, name, m.describe(name))
+		return -1
+	}
+	return found[0].value
+}
+
+func (m metricSet) count(name string) int {
+	n := 0
+	for _, sr := range m {
+		if sr.name == name {
+			n++
+		}
+	}
+	return n
+}
+
+func (m metricSet) describe(name string) string {
+	var out []string
+	for _, sr := range m {
+		if sr.name == name {
+			out = append(out, strconv.Quote(strings.TrimSpace(strings.Join(labelList(sr.labels), ","))))
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func labelList(l map[string]string) []string {
+	var out []string
+	for k, v := range l {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
