@@ -66,7 +66,7 @@ func (s *Server) httpHandler(mounts []mount) (http.Handler, error) {
 		}}),
 		runtime.WithErrorHandler(s.restErrorHandler),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
-		runtime.WithMiddlewares(recordRESTRoute),
+		runtime.WithMiddlewares(reportRESTRoute),
 		runtime.WithOutgoingHeaderMatcher(dropAll),
 		runtime.WithOutgoingTrailerMatcher(dropAll),
 		runtime.WithMetadata(s.restPeerMetadata),
@@ -89,12 +89,12 @@ func (s *Server) httpHandler(mounts []mount) (http.Handler, error) {
 	}
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.serveHealthz)
-	mux.HandleFunc("GET /openapi.json", serveOpenAPI)
+	mux.Handle("GET /healthz", reportRoute(http.HandlerFunc(s.serveHealthz)))
+	mux.Handle("GET /openapi.json", reportRoute(http.HandlerFunc(serveOpenAPI)))
 	for _, m := range mounts {
-		mux.Handle(m.pattern, m.h)
+		mux.Handle(m.pattern, reportRoute(m.h))
 	}
-	mux.Handle("/", restRoutes{gw})
+	mux.Handle("/", gw) // reportRESTRoute reports its routes
 	routes, err := loadAPIRoutes()
 	if err != nil {
 		return nil, err

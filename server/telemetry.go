@@ -42,14 +42,19 @@ func WithOpenTelemetry() Option {
 	}
 }
 
-// routeAttribute sets http.route on otelhttp's span once the handler has
-// run and r.Pattern holds the matched route (otelhttp itself only renames
-// the span and labels its metrics with it).
+// routeAttribute runs just inside otelhttp. It gives the routing layers
+// below a place to report the matched route (a routeHolder in the context:
+// those layers see copies of the request, so r.Pattern set there would not
+// reach otelhttp) and, once the handler has run, copies that route into
+// r.Pattern, which otelhttp reads to rename its span and label its metrics,
+// and into the span's http.route attribute.
 func routeAttribute(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r)
+		rh := &routeHolder{}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), routeKey{}, rh)))
+		r.Pattern = rh.pattern
 		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
-			if route := routeOf(r.Pattern); route != "" {
+			if route := routeOf(rh.pattern); route != "" {
 				span.SetAttributes(semconv.HTTPRoute(route))
 			}
 		}
@@ -74,36 +79,33 @@ func spanName(_ string, r *http.Request) string {
 	return r.Method
 }
 
-// restRoute carries the grpc-gateway route of a REST call out of the
-// runtime mux, which works on its own copy of the request.
-type restRoute struct{ pattern string }
+// routeHolder carries the matched route of an HTTP request out of the
+// routing layers, which work on their own copies of the request.
+type routeHolder struct{ pattern string }
 
-type restRouteKey struct{}
+type routeKey struct{}
 
-// restRoutes serves the grpc-gateway mux and then sets r.Pattern to the
-// route the mux matched, as http.ServeMux does for its own routes, so that
-// otelhttp (which reads r.Pattern after the handler) names the span and
-// labels the metrics by "POST /v1/tickets/{ticket_id}:reply" rather than by
-// the catch-all "/" under which the mux is mounted. Unmatched paths get no
-// route at all.
-type restRoutes struct{ gw http.Handler }
-
-func (h restRoutes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rr := &restRoute{}
-	h.gw.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), restRouteKey{}, rr)))
-	r.Pattern = ""
-	if rr.pattern != "" {
-		r.Pattern = r.Method + " " + rr.pattern
-	}
+// reportRoute wraps a handler registered on the listener's http.ServeMux
+// under a route pattern: it reports the pattern the mux matched.
+func reportRoute(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rh, ok := r.Context().Value(routeKey{}).(*routeHolder); ok {
+			rh.pattern = r.Pattern
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
-// recordRESTRoute is grpc-gateway runtime middleware; it runs after the mux
-// matched a route and before the generated handler.
-func recordRESTRoute(next runtime.HandlerFunc) runtime.HandlerFunc {
+// reportRESTRoute is grpc-gateway runtime middleware: it runs once the mux
+// has matched a route, before the generated handler, and reports the route
+// as "POST /v1/tickets/{ticket_id}:reply" rather than the catch-all "/"
+// under which the mux is mounted. A path the mux does not know reports no
+// route at all.
+func reportRESTRoute(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
-		if rr, ok := r.Context().Value(restRouteKey{}).(*restRoute); ok {
+		if rh, ok := r.Context().Value(routeKey{}).(*routeHolder); ok {
 			if p, ok := runtime.HTTPPattern(r.Context()); ok {
-				rr.pattern = routeTemplate(p.String())
+				rh.pattern = r.Method + " " + routeTemplate(p.String())
 			}
 		}
 		next(w, r, params)

@@ -126,7 +126,7 @@ func TestDeadCollectorBlocksNeitherSpansNorShutdown(t *testing.T) {
 	t.Setenv("OTEL_TRACES_EXPORTER", "otlp")
 	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+ln.Addr().String())
-	tel, err := telemetry.Setup(context.Background())
+	tel, err := telemetry.Setup(context.Background(), telemetry.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
