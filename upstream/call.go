@@ -131,7 +131,7 @@ func (cl *Client) do(ctx context.Context, c call) error {
 		return &DecodeError{Operation: c.op, StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"),
 			Err: fmt.Errorf("empty body")}
 	}
-	if err := json.Unmarshal(data, c.out); err != nil {
+	if err := decodeBody(data, c.out); err != nil {
 		return &DecodeError{Operation: c.op, StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Err: err}
 	}
 	return nil
@@ -169,7 +169,7 @@ func decodeError(op Operation, resp *http.Response, body []byte, now time.Time) 
 		RateLimit:  ParseRateLimit(resp.Header),
 	}
 	var w wireError
-	if json.Unmarshal(body, &w) == nil {
+	if decodeBody(body, &w) == nil {
 		e.RequestID = w.RequestID
 		for _, it := range w.Errors {
 			e.Errors = append(e.Errors, ErrorItem{Code: it.Code, Message: it.Message, Field: it.Field})

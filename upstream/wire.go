@@ -1,73 +1,92 @@
 package upstream
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // This file decodes Intercom's JSON, in the shape of any version, into the model. The decoders are
 // deliberately tolerant of the differences listed in INTERCOM-API.md §10: ids that arrive as strings in
 // one version and integers in another, ticket_state as a string (≤2.11) or an object (≥2.12), and list
 // containers that arrive as {type:"list", data:[…]} although some schemas describe other keys.
+//
+// Each body is decoded in one pass. The package is encoding/json/v2 (the go-json-experiment module is
+// its mirror, and aliases the standard library's once that is on): its UnmarshalerFrom methods read
+// tokens from the one decoder, where encoding/json's UnmarshalJSON methods get the raw bytes of their
+// value and decode them again, so that a ticket's nested lists and ids were scanned several times.
+
+// decodeOptions keep the tolerance of encoding/json, which the first version of these decoders was
+// written against: a repeated key keeps its last value and invalid UTF-8 becomes U+FFFD, rather than
+// failing the call.
+var decodeOptions = json.JoinOptions(
+	jsontext.AllowDuplicateNames(true),
+	jsontext.AllowInvalidUTF8(true),
+)
+
+// decodeBody decodes a JSON body into out, a pointer to a wire type.
+func decodeBody(data []byte, out any) error { return json.Unmarshal(data, out, decodeOptions) }
 
 // flexID is an id that may arrive as a JSON string, a JSON number or null. Numbers keep their decimal
 // text, so 42 and "42" decode to the same id (ticket_type_attribute.ticket_type_id is an integer in every
 // version; ticket.admin_assignee_id is a string in 2.11 and an integer from 2.16 on).
 type flexID string
 
-func (f *flexID) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case bytes.Equal(b, []byte("null")):
-		*f = ""
-		return nil
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+func (f *flexID) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	switch dec.PeekKind() {
+	case 'n', '"', '0':
+		tok, err := dec.ReadToken()
+		if err != nil {
 			return err
 		}
-		*f = flexID(s)
+		if tok.Kind() == 'n' {
+			*f = ""
+		} else {
+			*f = flexID(tok.String())
+		}
 		return nil
 	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("id: want a string or a number, got %.40s", b)
+	v, err := dec.ReadValue()
+	if err != nil {
+		return err
 	}
-	*f = flexID(n.String())
-	return nil
+	return fmt.Errorf("id: want a string or a number, got %.40s", v)
 }
 
 // flexInt is an integer (a count or Unix timestamp) that may arrive as a number, a numeric string or
 // null. Intercom labels some timestamps `format: date-time` although they are Unix seconds (§2).
 type flexInt int64
 
-func (f *flexInt) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if bytes.Equal(b, []byte("null")) {
-		*f = 0
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+func (f *flexInt) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	var text string
+	switch dec.PeekKind() {
+	case 'n', '"', '0':
+		tok, err := dec.ReadToken()
+		if err != nil {
 			return err
 		}
-		if s == "" {
+		text = tok.String()
+		if tok.Kind() == 'n' || (tok.Kind() == '"' && text == "") {
 			*f = 0
 			return nil
 		}
-		b = []byte(s)
+	default:
+		v, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("integer: cannot use %.40s", v)
 	}
-	if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+	if n, err := strconv.ParseInt(text, 10, 64); err == nil {
 		*f = flexInt(n)
 		return nil
 	}
-	x, err := strconv.ParseFloat(string(b), 64)
+	x, err := strconv.ParseFloat(text, 64)
 	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
-		return fmt.Errorf("integer: cannot use %.40s", b)
+		return fmt.Errorf("integer: cannot use %.40s", text)
 	}
 	*f = flexInt(math.Round(x))
 	return nil
@@ -75,35 +94,61 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 
 // wireList is a list container. The API answers {type:"list", data:[…]}, but the 2.11 schemas describe
 // ticket_type_list as {ticket_types:[…]} and ticket_type_attribute_list as {ticket_type_attributes:[…]}
-// (INTERCOM-API.md §5, §10.3), so every spelling is accepted, and a bare array too.
+// (INTERCOM-API.md §5, §10.3), so every spelling is accepted, and a bare array too. When several keys
+// are present, data wins, then ticket_types.
 type wireList[T any] struct {
 	Data []T
 }
 
-func (l *wireList[T]) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if bytes.Equal(b, []byte("null")) {
+func (l *wireList[T]) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	switch dec.PeekKind() {
+	case 'n':
+		_, err := dec.ReadToken()
 		l.Data = nil
-		return nil
+		return err
+	case '[':
+		return json.UnmarshalDecode(dec, &l.Data)
+	case '{':
+	default:
+		v, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("list: want an object or an array, got %.40s", v)
 	}
-	if len(b) > 0 && b[0] == '[' {
-		return json.Unmarshal(b, &l.Data)
+	if _, err := dec.ReadToken(); err != nil { // {
+		return err
 	}
-	var obj struct {
-		Data                 []T `json:"data"`
-		TicketTypes          []T `json:"ticket_types"`
-		TicketTypeAttributes []T `json:"ticket_type_attributes"`
+	var data, types, attrs []T
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		switch name.String() {
+		case "data":
+			err = json.UnmarshalDecode(dec, &data)
+		case "ticket_types":
+			err = json.UnmarshalDecode(dec, &types)
+		case "ticket_type_attributes":
+			err = json.UnmarshalDecode(dec, &attrs)
+		default:
+			err = dec.SkipValue()
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if err := json.Unmarshal(b, &obj); err != nil {
+	if _, err := dec.ReadToken(); err != nil { // }
 		return err
 	}
 	switch {
-	case obj.Data != nil:
-		l.Data = obj.Data
-	case obj.TicketTypes != nil:
-		l.Data = obj.TicketTypes
+	case data != nil:
+		l.Data = data
+	case types != nil:
+		l.Data = types
 	default:
-		l.Data = obj.TicketTypeAttributes
+		l.Data = attrs
 	}
 	return nil
 }
@@ -122,11 +167,11 @@ func models[W, M any](l *wireList[W], model func(*W) M) []M {
 
 // wireTicket is schema `ticket` in 2.11.yaml and unstable.yaml.
 type wireTicket struct {
-	ID               flexID          `json:"id"`
-	TicketID         flexID          `json:"ticket_id"`
-	Category         string          `json:"category"`
-	TicketAttributes map[string]any  `json:"ticket_attributes"`
-	TicketState      json.RawMessage `json:"ticket_state"`
+	ID               flexID         `json:"id"`
+	TicketID         flexID         `json:"ticket_id"`
+	Category         string         `json:"category"`
+	TicketAttributes map[string]any `json:"ticket_attributes"`
+	TicketState      wireStateField `json:"ticket_state"`
 	// 2.11 only: the labels beside the string ticket_state.
 	StateInternalLabel string          `json:"ticket_state_internal_label"`
 	StateExternalLabel string          `json:"ticket_state_external_label"`
@@ -175,10 +220,7 @@ func (w *wireTicket) model() (*Ticket, error) {
 		Open:            w.Open,
 		IsShared:        w.IsShared,
 	}
-	state, err := decodeTicketState(w.TicketState)
-	if err != nil {
-		return nil, err
-	}
+	state := w.TicketState.state
 	if state.InternalLabel == "" {
 		state.InternalLabel = w.StateInternalLabel
 	}
@@ -211,26 +253,33 @@ func (w *wireTicket) model() (*Ticket, error) {
 	return t, nil
 }
 
-// decodeTicketState reads ticket.ticket_state: a bare category string in 2.11 (schema `ticket`,
-// property ticket_state, enum submitted|in_progress|waiting_on_customer|resolved) or the
-// `ticket_state` object from 2.12 on (unstable.yaml schema ticket_state).
-func decodeTicketState(raw json.RawMessage) (TicketState, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return TicketState{}, nil
-	}
-	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return TicketState{}, err
+// wireStateField is ticket.ticket_state: a bare category string in 2.11 (schema `ticket`, property
+// ticket_state, enum submitted|in_progress|waiting_on_customer|resolved) or the `ticket_state` object
+// from 2.12 on (unstable.yaml schema ticket_state).
+type wireStateField struct {
+	state TicketState
+}
+
+func (f *wireStateField) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	switch dec.PeekKind() {
+	case 'n':
+		_, err := dec.ReadToken()
+		f.state = TicketState{}
+		return err
+	case '"':
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return err
 		}
-		return TicketState{Category: s}, nil
+		f.state = TicketState{Category: tok.String()}
+		return nil
 	}
 	var w wireTicketState
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return TicketState{}, fmt.Errorf("ticket_state: %w", err)
+	if err := json.UnmarshalDecode(dec, &w); err != nil {
+		return fmt.Errorf("ticket_state: %w", err)
 	}
-	return w.model(), nil
+	f.state = w.model()
+	return nil
 }
 
 // wireTicketState is ticket_state and ticket_state_detailed (unstable.yaml).
@@ -414,8 +463,6 @@ func anyID(v any) string {
 		return x
 	case float64:
 		return strconv.FormatFloat(x, 'f', -1, 64)
-	case json.Number:
-		return x.String()
 	}
 	return ""
 }
