@@ -12,7 +12,7 @@ import (
 // TestDefaultTransportReusesConnections: with the default transport, calls one after another share
 // one connection, and rounds of concurrent calls reuse the connections the first round opened instead
 // of dialling again (Go's default transport keeps 2 idle connections per host, so every round would
-// open and close most of its connections). Connections are counted by the sandbox as it accepts them.
+// open and close most of its connections: about 480 for these 600 calls). Connections are counted by the sandbox as it accepts them.
 func TestDefaultTransportReusesConnections(t *testing.T) {
 	t.Parallel()
 	sb := sandbox.New(sandbox.WithRateLimit(0, 0))
@@ -45,20 +45,16 @@ func TestDefaultTransportReusesConnections(t *testing.T) {
 		}
 		wg.Wait()
 	}
-	round()
-	afterFirst := sb.Stats().Connections
-	if afterFirst > concurrency+1 {
-		t.Fatalf("%d concurrent calls opened %d connections, want at most %d", concurrency, afterFirst-1, concurrency)
-	}
-	for range rounds - 1 {
+	for range rounds {
 		round()
 	}
-	// A few extra dials are allowed: a call may start dialling just before another call hands back
-	// its connection.
+	// The first round opens up to one connection per concurrent call (fewer when calls finish
+	// before others start); later rounds reuse them. A few extra dials are allowed: a call may start
+	// dialling just before another call hands back its connection.
 	st := sb.Stats()
-	if extra := st.Connections - afterFirst; extra > 5 {
-		t.Errorf("%d more rounds of %d concurrent calls opened %d new connections, want at most 5 (idle connections were dropped)",
-			rounds-1, concurrency, extra)
+	if limit := int64(1 + concurrency + 5); st.Connections > limit {
+		t.Errorf("%d rounds of %d concurrent calls opened %d connections in all, want at most %d (idle connections were dropped)",
+			rounds, concurrency, st.Connections, limit)
 	}
 	if want := int64(sequential + rounds*concurrency); st.Requests != want {
 		t.Errorf("the sandbox answered %d requests, want %d (one per call)", st.Requests, want)
