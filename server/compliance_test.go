@@ -35,6 +35,12 @@ type complianceCase struct {
 	Method string `json:"method"`
 	// IntercomVersion, when set, is the client's default Intercom-Version.
 	IntercomVersion string `json:"intercom_version"`
+	// IntercomVersions is the version dimension: the case runs once per
+	// listed version (as the client's default), and an upstream version of
+	// "<version>" stands for the version it runs with. It replaces
+	// IntercomVersion for cases whose Intercom requests or answers differ by
+	// version.
+	IntercomVersions []string `json:"intercom_versions"`
 	// Request is the gRPC request as protojson.
 	Request json.RawMessage `json:"request"`
 	REST    struct {
@@ -90,7 +96,7 @@ func TestComplianceSuite(t *testing.T) {
 	t.Parallel()
 	cases := loadCompliance(t)
 	covered := map[string]bool{}
-	for _, tc := range cases {
+	for _, tc := range expandVersions(t, cases) {
 		covered[tc.Method] = true
 		for _, transport := range []string{"grpc", "rest"} {
 			t.Run(tc.Name+"/"+transport, func(t *testing.T) {
@@ -135,6 +141,35 @@ func TestComplianceSuite(t *testing.T) {
 			t.Errorf("RPCs without a compliance case: %v", missing)
 		}
 	})
+}
+
+// expandVersions turns each case with intercom_versions into one case per
+// version, named "<name>/<version>", with "<version>" in its upstream
+// requests replaced by that version.
+func expandVersions(t *testing.T, cases []complianceCase) []complianceCase {
+	t.Helper()
+	var out []complianceCase
+	for _, tc := range cases {
+		if len(tc.IntercomVersions) == 0 {
+			out = append(out, tc)
+			continue
+		}
+		if tc.IntercomVersion != "" {
+			t.Fatalf("%s: set intercom_version or intercom_versions, not both", tc.Name)
+		}
+		for _, v := range tc.IntercomVersions {
+			c := tc
+			c.Name, c.IntercomVersion, c.IntercomVersions = tc.Name+"/"+v, v, nil
+			c.Upstream = append([]upstreamRequest(nil), tc.Upstream...)
+			for i := range c.Upstream {
+				if c.Upstream[i].Version == "<version>" {
+					c.Upstream[i].Version = v
+				}
+			}
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // callError is a failure as the caller sees it.
