@@ -429,6 +429,19 @@ func TestAuthOutcomesOverGRPCAndREST(t *testing.T) {
 		w.check(t, authCase{name: "revoked key", rpc: rpcListTicketTypes, call: call{authorization: bearer(w.oldKey)}, code: codes.Unauthenticated, reason: auth.ReasonKeyUnknown})
 		w.check(t, authCase{name: "the kept key", rpc: rpcListTicketTypes, call: call{authorization: bearer(w.newKey)}, upstream: "us"})
 	})
+
+	// The access log names the caller and workspace of every authenticated
+	// call, and no key, key hash or token appears in it.
+	logs := w.gw.logs.String()
+	if !strings.Contains(logs, `"caller":"writer","workspace":"eu"`) || !strings.Contains(logs, `"caller":"reader","workspace":"us"`) {
+		t.Errorf("the access log does not name callers and workspaces:\n%s", logs)
+	}
+	for _, secret := range []string{w.oldKey, w.newKey, w.readerKey, w.unknownKey, w.oldKey[4:20], "us-token", "eu-token",
+		strings.TrimPrefix(auth.HashKey(authSecret, w.oldKey).Reveal(), "hmac-sha256:"), string(authSecret)} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the gateway log contains a secret (%.8s…)", secret)
+		}
+	}
 }
 
 // TestRESTCannotForgeIdentity sends, over REST, every header that could
