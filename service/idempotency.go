@@ -1,6 +1,7 @@
 package service
 
 import (
+	"container/list"
 	"context"
 	"sync"
 	"time"
@@ -13,103 +14,215 @@ import (
 // that retries from a queue after an outage.
 const defaultIdempotencyTTL = 24 * time.Hour
 
-// IdempotencyStore remembers the outcome of a create by its caller-chosen
-// request id (AIP-155), because Intercom has no idempotency key of its own
-// (INTERCOM-API.md §4: "a retried create can duplicate").
-//
-// Do runs create at most once per key while its result is remembered:
-// concurrent calls with the same key wait for the first one and share its
-// result, and later calls get the remembered result. Only successes are
-// remembered, so a create that failed can be tried again with the same key.
-type IdempotencyStore interface {
-	Do(ctx context.Context, key string, create func(context.Context) ([]byte, error)) ([]byte, error)
+// Default bounds of MemoryIdempotencyStore. A remembered create is its key,
+// the ticket id and, for answers up to maxRememberedTicket, the encoded
+// ticket: a few hundred bytes typically, so 100,000 entries fit in the
+// byte bound with room to spare.
+const (
+	defaultMaxEntries = 100_000
+	defaultMaxBytes   = 32 << 20
+	// maxRememberedTicket is the largest answer kept whole. A larger ticket
+	// (Intercom allows big descriptions) is remembered by id and fetched
+	// again on a retry, so a few huge creates cannot pin megabytes for a day.
+	maxRememberedTicket = 64 << 10
+)
+
+// CreateRecord is what a request_id store remembers about one create.
+// Exactly one of Ticket/TicketID (the create succeeded) and InDoubt (it may
+// have reached Intercom, and nobody knows its outcome) is set.
+type CreateRecord struct {
+	// TicketID is the created ticket's id.
+	TicketID string
+	// Ticket is the encoded gatewayv1.Ticket of the first answer, or nil
+	// when it was too large to keep (then the ticket is fetched by id).
+	Ticket []byte
+	// InDoubt describes a create whose outcome is unknown.
+	InDoubt *InDoubt
+	// Fingerprint identifies the request (everything but request_id), so a
+	// request_id reused for a different ticket is refused.
+	Fingerprint string
 }
 
-// MemoryIdempotencyStore is an IdempotencyStore for one replica. Several
-// replicas need a shared store, or a caller's retry that lands on another
-// replica creates a second ticket.
+func (r CreateRecord) empty() bool { return r.TicketID == "" && r.InDoubt == nil }
+
+func (r CreateRecord) size() int {
+	n := len(r.TicketID) + len(r.Ticket) + len(r.Fingerprint) + 64
+	if r.InDoubt != nil {
+		n += len(r.InDoubt.Fingerprint) + 64
+	}
+	return n
+}
+
+// InDoubt is a create that may have made a ticket: its answer was lost (a
+// reset or timeout after the request was sent, a 5xx) or could not be read
+// (a 200 with a malformed body).
+type InDoubt struct {
+	// Start and End bound when the attempt ran, by the gateway's clock.
+	Start, End time.Time
+	// Created is set when Intercom answered 200: the ticket exists, only its
+	// id is unknown, so the create is never sent again.
+	Created bool
+	// Fingerprint identifies the request (everything but request_id), so a
+	// request_id reused for a different ticket is refused.
+	Fingerprint string
+}
+
+// IdempotencyStore remembers creates by their caller-chosen request id
+// (AIP-155), because Intercom has no idempotency key of its own (2.11.yaml
+// createTicket documents none; a retried POST /tickets makes a second
+// ticket).
+//
+// Do returns the remembered ticket of key when there is one. Otherwise it
+// runs fn at most once at a time per key (concurrent callers with the same
+// key wait for it and share its outcome), passing the key's in-doubt record
+// if any. fn returns the record to keep: a success (TicketID set), an
+// in-doubt attempt (InDoubt set), or an empty record when nothing was
+// created (the key is then forgotten, so the create can be tried again).
+// The error fn returns goes to the caller in every case.
+type IdempotencyStore interface {
+	Do(ctx context.Context, key string, fn func(ctx context.Context, prev *InDoubt) (CreateRecord, error)) (CreateRecord, error)
+}
+
+// MemoryIdempotencyStore is an IdempotencyStore for one replica, bounded in
+// entries and bytes; when full, the entries closest to expiry go first.
+// Several replicas need a shared store, or a caller's retry that lands on
+// another replica creates a second ticket.
 type MemoryIdempotencyStore struct {
-	ttl   time.Duration
-	now   func() time.Time
-	group singleflight.Group
+	ttl        time.Duration
+	now        func() time.Time
+	maxEntries int
+	maxBytes   int
+	group      singleflight.Group
 
 	mu      sync.Mutex
-	results map[string]remembered
-	inserts int
+	entries map[string]*list.Element // of *storeEntry, oldest first
+	order   *list.List
+	bytes   int
 }
 
-// sweepEvery is how many inserts pass between sweeps of expired results, so
-// memory stays bounded by the results of one TTL without a background
-// goroutine.
-const sweepEvery = 1024
-
-type remembered struct {
-	value   []byte
+type storeEntry struct {
+	key     string
+	rec     CreateRecord
 	expires time.Time
+	size    int
 }
 
-// NewMemoryIdempotencyStore returns a store that remembers results for ttl.
-func NewMemoryIdempotencyStore(ttl time.Duration) *MemoryIdempotencyStore {
-	return &MemoryIdempotencyStore{ttl: ttl, now: time.Now, results: map[string]remembered{}}
+// MemoryStoreOption configures a MemoryIdempotencyStore.
+type MemoryStoreOption func(*MemoryIdempotencyStore)
+
+// WithStoreClock sets the clock used for expiry (default time.Now).
+func WithStoreClock(now func() time.Time) MemoryStoreOption {
+	return func(s *MemoryIdempotencyStore) { s.now = now }
+}
+
+// WithStoreBounds sets the most entries and bytes the store holds (defaults
+// 100,000 and 32 MiB).
+func WithStoreBounds(maxEntries, maxBytes int) MemoryStoreOption {
+	return func(s *MemoryIdempotencyStore) { s.maxEntries, s.maxBytes = maxEntries, maxBytes }
+}
+
+// NewMemoryIdempotencyStore returns a store that remembers records for ttl.
+func NewMemoryIdempotencyStore(ttl time.Duration, opts ...MemoryStoreOption) *MemoryIdempotencyStore {
+	s := &MemoryIdempotencyStore{ttl: ttl, now: time.Now, maxEntries: defaultMaxEntries, maxBytes: defaultMaxBytes,
+		entries: map[string]*list.Element{}, order: list.New()}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Do implements IdempotencyStore.
-func (s *MemoryIdempotencyStore) Do(ctx context.Context, key string, create func(context.Context) ([]byte, error)) ([]byte, error) {
-	if v, ok := s.lookup(key); ok {
-		return v, nil
+func (s *MemoryIdempotencyStore) Do(ctx context.Context, key string, fn func(context.Context, *InDoubt) (CreateRecord, error)) (CreateRecord, error) {
+	if r, ok := s.lookup(key); ok && r.InDoubt == nil {
+		return r, nil
+	}
+	type result struct {
+		rec CreateRecord
+		err error
 	}
 	ch := s.group.DoChan(key, func() (any, error) {
-		// Checked again: another call may have finished between lookup and
-		// DoChan.
-		if v, ok := s.lookup(key); ok {
-			return v, nil
+		// Looked up again: another call may have finished in between.
+		prev, ok := s.lookup(key)
+		if ok && prev.InDoubt == nil {
+			return result{rec: prev}, nil
 		}
 		// The first caller's cancellation must not fail the callers that
-		// joined it, and a create that reached Intercom should be recorded
-		// even if its caller went away.
-		v, err := create(context.WithoutCancel(ctx))
-		if err != nil {
-			return nil, err
+		// joined it, and the outcome of a create that reached Intercom must
+		// be recorded even if its caller went away.
+		rec, err := fn(context.WithoutCancel(ctx), prev.InDoubt)
+		if rec.empty() {
+			s.forget(key)
+		} else {
+			s.remember(key, rec)
 		}
-		s.remember(key, v)
-		return v, nil
+		return result{rec: rec, err: err}, nil
 	})
 	select {
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return CreateRecord{}, ctx.Err()
 	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.([]byte), nil
+		res := r.Val.(result)
+		return res.rec, res.err
 	}
 }
 
-func (s *MemoryIdempotencyStore) remember(key string, v []byte) {
+// Len and Bytes report what the store holds (for tests and metrics).
+func (s *MemoryIdempotencyStore) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return len(s.entries)
+}
+
+// Bytes is the accounted size of the held records.
+func (s *MemoryIdempotencyStore) Bytes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes
+}
+
+func (s *MemoryIdempotencyStore) remember(key string, rec CreateRecord) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.removeLocked(key)
+	e := &storeEntry{key: key, rec: rec, expires: s.now().Add(s.ttl), size: rec.size() + len(key)}
+	// Every entry has the same TTL, so insertion order is expiry order.
+	s.entries[key] = s.order.PushBack(e)
+	s.bytes += e.size
 	now := s.now()
-	s.results[key] = remembered{value: v, expires: now.Add(s.ttl)}
-	s.inserts++
-	if s.inserts%sweepEvery == 0 {
-		for k, r := range s.results {
-			if now.After(r.expires) {
-				delete(s.results, k)
-			}
+	for s.order.Len() > 0 {
+		oldest := s.order.Front().Value.(*storeEntry)
+		if !now.After(oldest.expires) && len(s.entries) <= s.maxEntries && s.bytes <= s.maxBytes {
+			break
 		}
+		s.removeLocked(oldest.key)
 	}
 }
 
-func (s *MemoryIdempotencyStore) lookup(key string) ([]byte, bool) {
+func (s *MemoryIdempotencyStore) forget(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.results[key]
+	s.removeLocked(key)
+}
+
+func (s *MemoryIdempotencyStore) removeLocked(key string) {
+	if el, ok := s.entries[key]; ok {
+		s.bytes -= el.Value.(*storeEntry).size
+		s.order.Remove(el)
+		delete(s.entries, key)
+	}
+}
+
+func (s *MemoryIdempotencyStore) lookup(key string) (CreateRecord, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	el, ok := s.entries[key]
 	if !ok {
-		return nil, false
+		return CreateRecord{}, false
 	}
-	if s.now().After(r.expires) {
-		delete(s.results, key)
-		return nil, false
+	e := el.Value.(*storeEntry)
+	if s.now().After(e.expires) {
+		s.removeLocked(key)
+		return CreateRecord{}, false
 	}
-	return r.value, true
+	return e.rec, true
 }

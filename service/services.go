@@ -2,6 +2,7 @@ package service
 
 import (
 	"log/slog"
+	"time"
 
 	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
 )
@@ -11,17 +12,27 @@ type Option func(*options)
 
 type options struct {
 	logger      *slog.Logger
-	idempotency IdempotencyStore
+	idempotency IdempotencyStore // nil: an in-memory store on clock
+	clock       func() time.Time
+	inDoubt     InDoubtPolicy
 	pageTokens  pageTokens
 }
 
 func defaultOptions() options {
 	return options{
-		logger:      slog.New(slog.DiscardHandler),
-		idempotency: NewMemoryIdempotencyStore(defaultIdempotencyTTL),
-		pageTokens:  newRandomPageTokens(),
+		logger:     slog.New(slog.DiscardHandler),
+		clock:      time.Now,
+		inDoubt:    DefaultInDoubtPolicy(),
+		pageTokens: newRandomPageTokens(),
 	}
 }
+
+// WithClock sets the clock of the in-doubt bookkeeping and of the default
+// request_id store (default time.Now), so tests need not sleep.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.clock = now } }
+
+// WithInDoubtPolicy replaces DefaultInDoubtPolicy.
+func WithInDoubtPolicy(p InDoubtPolicy) Option { return func(o *options) { o.inDoubt = p } }
 
 // WithLogger sets the logger for events the caller does not see.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
@@ -49,6 +60,9 @@ func buildOptions(opts []Option) options {
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.idempotency == nil {
+		o.idempotency = NewMemoryIdempotencyStore(defaultIdempotencyTTL, WithStoreClock(o.clock))
 	}
 	return o
 }

@@ -11,7 +11,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
 	"github.com/intercom-gateway/intercom-gateway/upstream"
@@ -132,20 +131,11 @@ func (s *TicketService) CreateTicket(ctx context.Context, req *gatewayv1.CreateT
 	}
 
 	// With a request_id, a retry returns the ticket of the first attempt
-	// instead of creating a second one (AIP-155).
-	raw, err := s.opts.idempotency.Do(ctx, b.Key("CreateTicket", req.GetRequestId()), func(ctx context.Context) ([]byte, error) {
-		t, err := create(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return proto.Marshal(t)
-	})
+	// instead of creating a second one (AIP-155), also when the first
+	// attempt's answer was lost (see indoubt.go).
+	t, err := s.createWithRequestID(ctx, b, req, params)
 	if err != nil {
 		return nil, err
-	}
-	t := &gatewayv1.Ticket{}
-	if err := proto.Unmarshal(raw, t); err != nil {
-		return nil, fmt.Errorf("decoding remembered ticket: %w", err)
 	}
 	return &gatewayv1.CreateTicketResponse{Ticket: t}, nil
 }
