@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -14,7 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
 
 	"github.com/intercom-gateway/intercom-gateway/server"
 	"github.com/intercom-gateway/intercom-gateway/service"
@@ -285,4 +290,40 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
 	return n, err
+}
+
+// TestIntercomRefusingTheGatewaysToken: Intercom's 401 to the gateway's own
+// token reaches callers as UNAVAILABLE / 503 with reason
+// INTERCOM_CREDENTIALS_REJECTED, never UNAUTHENTICATED / 401 (a client that
+// re-authenticates on that would loop), and the operator gets a log line.
+func TestIntercomRefusingTheGatewaysToken(t *testing.T) {
+	t.Parallel()
+	sb := sandbox.New(sandbox.WithTokens("the-right-token"))
+	g := startOnSandboxWith(t, server.Config{}, sb) // sends "test-token"
+	_, err := gatewayv1.NewTagServiceClient(g.conn).ListTags(context.Background(), &gatewayv1.ListTagsRequest{})
+	st := status.Convert(err)
+	var reason string
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			reason = info.GetReason()
+		}
+	}
+	if st.Code() != codes.Unavailable || reason != service.ReasonUpstreamCredentials {
+		t.Errorf("gRPC: %v (reason %q), want UNAVAILABLE %s", err, reason, service.ReasonUpstreamCredentials)
+	}
+	resp, body := g.do(t, "GET", "/v1/tags", "", nil)
+	var es edgeStatus
+	_ = json.Unmarshal(body, &es)
+	if resp.StatusCode != http.StatusServiceUnavailable || es.reason() != service.ReasonUpstreamCredentials {
+		t.Errorf("REST: HTTP %d %s, want 503 %s", resp.StatusCode, body, service.ReasonUpstreamCredentials)
+	}
+	if resp.Header.Get("WWW-Authenticate") != "" {
+		t.Errorf("REST answer asks the caller to authenticate: %q", resp.Header.Get("WWW-Authenticate"))
+	}
+	if n := len(g.logs.records(t, "Intercom refused the gateway's access token; check the workspace's token")); n != 2 {
+		t.Errorf("%d operator log lines, want 2:\n%s", n, g.logs)
+	}
+	if strings.Contains(g.logs.String(), "test-token") {
+		t.Error("the token appears in the log")
+	}
 }

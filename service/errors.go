@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -33,6 +36,9 @@ const (
 	ReasonUpstreamMalformed   = "INTERCOM_MALFORMED_RESPONSE"
 	ReasonUpstreamTimeout     = "INTERCOM_TIMEOUT"
 	ReasonInternal            = "INTERNAL"
+	// ReasonUpstreamCredentials: Intercom answered 401 or 403 to the
+	// gateway's own access token.
+	ReasonUpstreamCredentials = "INTERCOM_CREDENTIALS_REJECTED"
 	// ReasonRateLimited: the gateway's own limiter did not send the call,
 	// because the workspace's Intercom budget (or its cap on calls in
 	// flight) is spent for now. Metadata "limit_reason" says which.
@@ -44,8 +50,8 @@ const (
 // status class first and refined by error code in codeOverrides.
 var statusCodes = map[int]codes.Code{
 	http.StatusBadRequest:          codes.InvalidArgument,   // parameter_invalid, parameter_not_found, …
-	http.StatusUnauthorized:        codes.Unauthenticated,   // "Access Token Invalid": the gateway's token
-	http.StatusForbidden:           codes.PermissionDenied,  // api_plan_restricted, forbidden
+	http.StatusUnauthorized:        codes.Unavailable,       // the gateway's token, not the caller's: see fromUpstream
+	http.StatusForbidden:           codes.Unavailable,       // api_plan_restricted, forbidden: the gateway's token too
 	http.StatusNotFound:            codes.NotFound,          // not_found, ticket_not_found, tag_not_found, …
 	http.StatusRequestTimeout:      codes.DeadlineExceeded,  // Intercom gave up waiting for the request
 	http.StatusConflict:            codes.Aborted,           // a concurrent change won; retry the sequence
@@ -154,15 +160,22 @@ func fromUpstream(e *upstream.Error) *status.Status {
 	if len(e.Errors) > 0 && e.Errors[0].Message != "" {
 		msg = "intercom: " + e.Errors[0].Message
 	}
-	if e.StatusCode == http.StatusUnauthorized {
-		// The caller did nothing wrong: Intercom rejected the gateway's own
-		// token. Say so without naming the token.
-		msg = "intercom rejected the gateway's access token: " + strings.TrimPrefix(msg, "intercom: ")
-	}
-
 	reason := "INTERCOM_HTTP_" + strconv.Itoa(e.StatusCode)
 	if c := e.Code(); c != "" {
 		reason = "INTERCOM_" + strings.ToUpper(c)
+	}
+	if e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden {
+		// Intercom refused the gateway's own token (2.11.yaml: 401
+		// "unauthorized", "Access Token Invalid"; 403 "api_plan_restricted"
+		// or a token without the needed scope). The caller did nothing
+		// wrong, so it must not see UNAUTHENTICATED or PERMISSION_DENIED:
+		// a client that re-authenticates on those would loop, and one that
+		// reads them blames its own key. UNAVAILABLE (HTTP 503) says the
+		// gateway cannot serve until its operator fixes the workspace's
+		// token; the reason names it, and the interceptor logs and counts it.
+		code = codes.Unavailable
+		reason = ReasonUpstreamCredentials
+		msg = "intercom refused the gateway's credentials for this workspace (not the caller's): " + strings.TrimPrefix(msg, "intercom: ")
 	}
 	meta := map[string]string{
 		"http_status": strconv.Itoa(e.StatusCode),
@@ -202,6 +215,21 @@ func fromUpstream(e *upstream.Error) *status.Status {
 		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(wait)})
 	}
 	return mustWithDetails(status.New(code, msg), details...)
+}
+
+// credentialsRejected counts Intercom's 401/403 answers to the gateway's
+// token, for an alert: each one is a failed call the caller cannot fix.
+var credentialsRejected, _ = otel.Meter("github.com/intercom-gateway/intercom-gateway/service").Int64Counter(
+	"gateway.upstream.credentials_rejected", metric.WithUnit("{response}"),
+	metric.WithDescription("Intercom 401/403 answers to the gateway's own access token, by operation and HTTP status."))
+
+func reasonOf(st *status.Status) string {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.GetReason()
+		}
+	}
+	return ""
 }
 
 // fromRefusal maps a call the limiter did not send. It is RESOURCE_EXHAUSTED
@@ -323,6 +351,18 @@ func StreamErrorInterceptor(logger *slog.Logger) grpc.StreamServerInterceptor {
 
 func mapAndLog(ctx context.Context, logger *slog.Logger, method string, err error) error {
 	st := ToStatus(err)
+	if reasonOf(st) == ReasonUpstreamCredentials {
+		// The operator's problem, not the caller's: say so where the
+		// operator looks, without the token.
+		var uerr *upstream.Error
+		op, httpStatus := "", 0
+		if errors.As(err, &uerr) {
+			op, httpStatus = string(uerr.Operation), uerr.StatusCode
+		}
+		logger.ErrorContext(ctx, "Intercom refused the gateway's access token; check the workspace's token",
+			"method", method, "operation", op, "http_status", httpStatus)
+		credentialsRejected.Add(ctx, 1, metric.WithAttributes(attribute.String("operation", op), attribute.Int("http_status", httpStatus)))
+	}
 	if st.Code() == codes.Internal {
 		if _, isStatus := status.FromError(err); !isStatus {
 			// The cause comes from our own code or the client library, which

@@ -42,8 +42,9 @@ func TestToStatus(t *testing.T) {
 		wantRetry  time.Duration
 	}{
 		{"400 parameter_invalid", ie(400, "parameter_invalid", "email"), codes.InvalidArgument, "INTERCOM_PARAMETER_INVALID", "email", 0},
-		{"401 unauthorized", ie(401, "unauthorized", ""), codes.Unauthenticated, "INTERCOM_UNAUTHORIZED", "", 0},
-		{"403 api_plan_restricted", ie(403, "api_plan_restricted", ""), codes.PermissionDenied, "INTERCOM_API_PLAN_RESTRICTED", "", 0},
+		// Intercom refusing the gateway's token is never the caller's UNAUTHENTICATED or PERMISSION_DENIED.
+		{"401 unauthorized", ie(401, "unauthorized", ""), codes.Unavailable, service.ReasonUpstreamCredentials, "", 0},
+		{"403 api_plan_restricted", ie(403, "api_plan_restricted", ""), codes.Unavailable, service.ReasonUpstreamCredentials, "", 0},
 		{"404 ticket_not_found", ie(404, "ticket_not_found", ""), codes.NotFound, "INTERCOM_TICKET_NOT_FOUND", "", 0},
 		{"409 conflict", ie(409, "conflict", ""), codes.Aborted, "INTERCOM_CONFLICT", "", 0},
 		{"409 already exists", ie(409, "already_exists", ""), codes.AlreadyExists, "INTERCOM_ALREADY_EXISTS", "", 0},
@@ -144,7 +145,7 @@ func TestToStatusMessageAndMetadata(t *testing.T) {
 			name: "401 blames the gateway's token, not the caller",
 			err: &upstream.Error{Operation: upstream.OpGetTicket, StatusCode: 401, RequestID: "r1",
 				Errors: []upstream.ErrorItem{{Code: "unauthorized", Message: "Access Token Invalid"}}},
-			wantMessage: "intercom rejected the gateway's access token: Access Token Invalid",
+			wantMessage: "intercom refused the gateway's credentials for this workspace (not the caller's): Access Token Invalid",
 			wantMeta:    map[string]string{"http_status": "401", "operation": "getTicket", "request_id": "r1", "intercom_code": "unauthorized"},
 		},
 		{

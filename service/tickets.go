@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
 	"github.com/intercom-gateway/intercom-gateway/upstream"
@@ -142,10 +143,41 @@ func (s *TicketService) CreateTicket(ctx context.Context, req *gatewayv1.CreateT
 
 // validateAttributeKeys checks attribute names. Checking names and values
 // against the ticket type's schema is the job of the schema cache.
-func validateAttributeKeys[V any](v *violations, field string, attrs map[string]V) {
-	for k := range attrs {
+func validateAttributeKeys(v *violations, field string, attrs map[string]*structpb.Value) {
+	for k, val := range attrs {
 		if strings.TrimSpace(k) == "" {
 			v.add(field, "attribute names must not be blank")
+			continue
+		}
+		validateValue(v, fmt.Sprintf("%s[%q]", field, k), val, 0)
+	}
+}
+
+// maxValueDepth bounds how deeply an attribute value may nest lists and
+// objects. Intercom's attribute values are flat (string, number, boolean,
+// or a list id), so anything deep is a caller's mistake.
+const maxValueDepth = 8
+
+// validateValue refuses a google.protobuf.Value with no kind set. JSON
+// encoders that do not know the proto3 JSON names (protobufjs given
+// string_value instead of stringValue) produce it, and it would reach
+// Intercom as null: a ticket without its title and without an error.
+func validateValue(v *violations, field string, val *structpb.Value, depth int) {
+	if depth > maxValueDepth {
+		v.add(field, fmt.Sprintf("nests lists and objects deeper than %d levels", maxValueDepth))
+		return
+	}
+	switch k := val.GetKind().(type) {
+	case nil:
+		v.add(field, "has no value set (a google.protobuf.Value with no kind; in JSON write the value itself, "+
+			`e.g. "Login fails", or {"stringValue": "Login fails"} in protobufjs, not {"string_value": …}); send null_value for an explicit null`)
+	case *structpb.Value_ListValue:
+		for i, item := range k.ListValue.GetValues() {
+			validateValue(v, fmt.Sprintf("%s[%d]", field, i), item, depth+1)
+		}
+	case *structpb.Value_StructValue:
+		for key, item := range k.StructValue.GetFields() {
+			validateValue(v, fmt.Sprintf("%s[%q]", field, key), item, depth+1)
 		}
 	}
 }

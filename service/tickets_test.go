@@ -269,6 +269,17 @@ func TestTicketRequestValidation(t *testing.T) {
 			_, err := s.GetTicket(context.Background(), &gatewayv1.GetTicketRequest{TicketId: "."})
 			return err
 		}, "ticket_id"},
+		{"create: attribute Value with no kind (protobufjs given string_value)", func(s *service.TicketService) error {
+			_, err := s.CreateTicket(context.Background(), with(func(r *gatewayv1.CreateTicketRequest) {
+				r.TicketAttributes["_default_title_"] = &structpb.Value{}
+			}))
+			return err
+		}, `ticket_attributes["_default_title_"]`},
+		{"update: unset Value inside a list", func(s *service.TicketService) error {
+			_, err := s.UpdateTicket(context.Background(), &gatewayv1.UpdateTicketRequest{TicketId: "1",
+				TicketAttributes: map[string]*structpb.Value{"Tags": structpb.NewListValue(&structpb.ListValue{Values: []*structpb.Value{{}}})}})
+			return err
+		}, `ticket_attributes["Tags"][0]`},
 		{"create: company id with a slash", func(s *service.TicketService) error {
 			_, err := s.CreateTicket(context.Background(), with(func(r *gatewayv1.CreateTicketRequest) { r.CompanyId = "../x" }))
 			return err
