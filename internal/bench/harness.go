@@ -200,7 +200,11 @@ func (h *harness) start(ps []Proc) error {
 		h.procs[p.Name] = r
 		h.order = append(h.order, p.Name)
 		if err := waitReady(ready, r.done, 20*time.Second); err != nil {
-			return fmt.Errorf("%s did not become ready (log: %s): %w", p.Name, logf.Name(), err)
+			out, _ := os.ReadFile(logf.Name())
+			if len(out) > 2000 {
+				out = out[len(out)-2000:]
+			}
+			return fmt.Errorf("%s did not become ready: %w; its output ends with:\n%s", p.Name, err, out)
 		}
 		r.startup = time.Since(t0)
 		fmt.Fprintf(h.log, "started %-8s pid %-7d ready in %v\n", p.Name, cmd.Process.Pid, r.startup.Round(time.Millisecond))
