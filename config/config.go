@@ -45,7 +45,7 @@ type Listen struct {
 	ShutdownGrace time.Duration `yaml:"shutdown_grace" env:"GATEWAY_SHUTDOWN_GRACE" flag:"shutdown-grace" help:"how long in-flight calls may run after SIGTERM (a 'duration')"`
 	// AdminAddr serves Go's profiles (/debug/pprof/); empty, the default,
 	// serves none. Keep it on a private address.
-	AdminAddr string `yaml:"admin_addr" env:"GATEWAY_ADMIN_ADDR" flag:"admin-addr" help:"listen 'address' for /debug/pprof/ profiles; empty (default) to serve none"`
+	AdminAddr string `yaml:"admin_addr,omitempty" env:"GATEWAY_ADMIN_ADDR" flag:"admin-addr" help:"listen 'address' for /debug/pprof/ profiles; empty (default) to serve none"`
 }
 
 // Log is how the gateway logs.
@@ -81,7 +81,7 @@ type Intercom struct {
 	Region string `yaml:"region" env:"INTERCOM_REGION" flag:"intercom-region" help:"default Intercom 'region': us, eu or au"`
 	// BaseURL applies to the env-only workspace only; listed workspaces set
 	// their own.
-	BaseURL URL           `yaml:"base_url" env:"INTERCOM_BASE_URL" flag:"intercom-base-url" help:"Intercom base 'URL' of the env-only workspace; overrides the region"`
+	BaseURL URL           `yaml:"base_url,omitempty" env:"INTERCOM_BASE_URL" flag:"intercom-base-url" help:"Intercom base 'URL' of the env-only workspace; overrides the region"`
 	Version string        `yaml:"version" env:"INTERCOM_VERSION" flag:"intercom-version" help:"default 'Intercom-Version' (e.g. 2.11, Preview)"`
 	Timeout time.Duration `yaml:"timeout" env:"GATEWAY_UPSTREAM_TIMEOUT" flag:"upstream-timeout" help:"timeout of one Intercom call when the caller sets no deadline (a 'duration')"`
 	// PreviewFallback sends an operation the workspace's version lacks (for
@@ -91,7 +91,7 @@ type Intercom struct {
 	// TokenFile is the token file of the env-only workspace; without it,
 	// its token is INTERCOM_TOKEN (env only: command lines are visible to
 	// every user of the machine).
-	TokenFile string `yaml:"token_file" env:"INTERCOM_TOKEN_FILE" flag:"intercom-token-file" help:"'file' holding the Intercom token of the env-only workspace (re-read when it changes); default: env INTERCOM_TOKEN"`
+	TokenFile string `yaml:"token_file,omitempty" env:"INTERCOM_TOKEN_FILE" flag:"intercom-token-file" help:"'file' holding the Intercom token of the env-only workspace (re-read when it changes); default: env INTERCOM_TOKEN"`
 }
 
 // DefaultWorkspace is the name of the workspace of the env-only
@@ -108,17 +108,17 @@ type Workspace struct {
 	// Region is us, eu or au (default intercom.region); BaseURL, when set,
 	// wins over it.
 	Region  string `yaml:"region"`
-	BaseURL URL    `yaml:"base_url"`
+	BaseURL URL    `yaml:"base_url,omitempty"`
 	// The token comes from exactly one of TokenEnv (a variable name) and
 	// TokenFile (a path, re-read when it changes, for example a mounted
 	// Kubernetes Secret).
-	TokenEnv  string `yaml:"token_env"`
-	TokenFile string `yaml:"token_file"`
+	TokenEnv  string `yaml:"token_env,omitempty"`
+	TokenFile string `yaml:"token_file,omitempty"`
 	// Version is the default Intercom-Version (default intercom.version);
 	// OperationVersions overrides it per Intercom operation id (for example
 	// deleteTicket: Preview).
 	Version           string            `yaml:"version"`
-	OperationVersions map[string]string `yaml:"operation_versions"`
+	OperationVersions map[string]string `yaml:"operation_versions,omitempty"`
 	Timeout           time.Duration     `yaml:"timeout"`
 	// PreviewFallback: see Intercom.PreviewFallback (the default).
 	PreviewFallback *bool      `yaml:"preview_fallback"`
@@ -149,8 +149,8 @@ const (
 type Auth struct {
 	// The server-side secret that caller key hashes are keyed with
 	// (HMAC-SHA256), from exactly one of a variable and a file.
-	HMACSecretEnv  string `yaml:"hmac_secret_env"`
-	HMACSecretFile string `yaml:"hmac_secret_file"`
+	HMACSecretEnv  string `yaml:"hmac_secret_env,omitempty"`
+	HMACSecretFile string `yaml:"hmac_secret_file,omitempty"`
 	// InsecureNoAuth lets a gateway with a real token and no callers start:
 	// every request then reaches Intercom with the gateway's token.
 	InsecureNoAuth bool `yaml:"insecure_no_auth" env:"GATEWAY_INSECURE_NO_AUTH" flag:"insecure-no-auth" help:"serve without caller authentication even with a real Intercom token (anyone who can connect acts with the gateway's token)"`
@@ -158,40 +158,41 @@ type Auth struct {
 	Reflection string `yaml:"reflection" env:"GATEWAY_REFLECTION" flag:"reflection" help:"gRPC server 'reflection': on, off or authenticated"`
 }
 
-// Access is what a caller may do with a service or method.
+// Access is what a caller may do with a service: none, read or write
+// (write includes read).
 type Access string
 
-// Accesses, weakest first.
-const (
-	AccessNone  Access = "none"
-	AccessRead  Access = "read"
-	AccessWrite Access = "write" // implies read
-)
+// Rule overrides a service's Access for one method: allow or deny.
+type Rule string
 
-// Caller is a service that calls the gateway with its own keys.
+// Caller is a service that calls the gateway with its own keys (package
+// auth checks them).
 type Caller struct {
 	ID string `yaml:"id"`
 	// KeyHashes are the hashes of the caller's active keys (at most two, so
 	// a key can be rotated without downtime), as printed by
 	// `gateway keys new`. The keys themselves are never stored.
-	KeyHashes []Secret `yaml:"key_hashes"`
+	KeyHashes []Secret `yaml:"key_hashes,omitempty"`
+	// CertIdentities name the caller by its mTLS client certificate:
+	// "uri:<SAN URI>", "dns:<SAN DNS name>" or "cn:<common name>".
+	CertIdentities []string `yaml:"cert_identities,omitempty"`
 	// Workspaces the caller may use; DefaultWorkspace (required when there
 	// are several) serves calls without x-intercom-workspace.
 	Workspaces       []string    `yaml:"workspaces"`
-	DefaultWorkspace string      `yaml:"default_workspace"`
+	DefaultWorkspace string      `yaml:"default_workspace,omitempty"`
 	Permissions      Permissions `yaml:"permissions"`
 	// Weight is the caller's share of a workspace's rate budget relative
 	// to other callers (default 1).
-	Weight int `yaml:"weight"`
+	Weight float64 `yaml:"weight,omitempty"`
 }
 
-// Permissions say what a caller may do: Default for every service, Services
-// per service (TicketService, TicketTypeService, TagService), Methods per
-// method ("TicketService/DeleteTicket"), the most specific winning.
+// Permissions say which RPCs a caller may call; nothing is allowed unless
+// granted. Services maps TicketService, TicketTypeService or TagService
+// (or "*", every other service) to an Access; Methods overrides single
+// RPCs ("TicketService/DeleteTicket": deny).
 type Permissions struct {
-	Default  Access            `yaml:"default"`
-	Services map[string]Access `yaml:"services"`
-	Methods  map[string]Access `yaml:"methods"`
+	Services map[string]Access `yaml:"services,omitempty"`
+	Methods  map[string]Rule   `yaml:"methods,omitempty"`
 }
 
 // Defaults returns every default in one place.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/intercom-gateway/intercom-gateway/auth"
 	"github.com/intercom-gateway/intercom-gateway/config"
 )
 
@@ -42,7 +44,17 @@ func envOnly(f func(*config.Workspace)) []config.Workspace {
 	return []config.Workspace{w}
 }
 
-const twoWorkspaces = `# two workspaces, two callers
+// Key hashes of three keys under hmacSecret, as `gateway keys new` prints them.
+var (
+	hmacSecret = strings.Repeat("k", 32)
+	h1, h2, h3 = keyHash(1), keyHash(2), keyHash(3)
+)
+
+func keyHash(n int) string {
+	return auth.HashKey([]byte(hmacSecret), fmt.Sprintf("igw_key%d", n)).Reveal()
+}
+
+var twoWorkspaces = `# two workspaces, two callers
 listen:
   grpc_addr: 127.0.0.1:1
   shutdown_grace: 5s
@@ -63,16 +75,17 @@ auth:
   hmac_secret_env: KEY_SECRET
 callers:
   - id: billing
-    key_hashes: [h1, h2]
+    key_hashes: [` + h1 + `, ` + h2 + `]
     workspaces: [acme]
     permissions:
       services: {TicketService: write}
-      methods: {TicketService/DeleteTicket: none}
+      methods: {TicketService/DeleteTicket: deny}
   - id: support
-    key_hashes: [h3]
+    key_hashes: [` + h3 + `]
+    cert_identities: [uri:spiffe://example.org/support]
     workspaces: [acme, acme-eu]
     default_workspace: acme-eu
-    permissions: {default: read}
+    permissions: {services: {"*": read}}
     weight: 3
 `
 
@@ -137,7 +150,7 @@ func TestLoad(t *testing.T) {
 				c.Auth.InsecureNoAuth = false
 				c.Sandbox.Mode, c.Sandbox.Addr = config.SandboxOn, "127.0.0.1:23001"
 			})},
-		{"file, then env, then flags", map[string]string{"GATEWAY_CONFIG": file, "GATEWAY_GRPC_ADDR": "127.0.0.1:2", "ACME_EU_TOKEN": "x"},
+		{"file, then env, then flags", map[string]string{"GATEWAY_CONFIG": file, "GATEWAY_GRPC_ADDR": "127.0.0.1:2", "ACME_EU_TOKEN": "x", "KEY_SECRET": hmacSecret},
 			[]string{"--grpc-addr", "127.0.0.1:3", "--sandbox=on"},
 			func() config.Config {
 				c := config.Defaults()
@@ -155,15 +168,15 @@ func TestLoad(t *testing.T) {
 				}
 				c.Auth.HMACSecretEnv = "KEY_SECRET"
 				c.Callers = []config.Caller{
-					{ID: "billing", KeyHashes: []config.Secret{"h1", "h2"}, Workspaces: []string{"acme"}, DefaultWorkspace: "acme", Weight: 1,
-						Permissions: config.Permissions{Default: "none", Services: map[string]config.Access{"TicketService": "write"},
-							Methods: map[string]config.Access{"TicketService/DeleteTicket": "none"}}},
-					{ID: "support", KeyHashes: []config.Secret{"h3"}, Workspaces: []string{"acme", "acme-eu"}, DefaultWorkspace: "acme-eu",
-						Weight: 3, Permissions: config.Permissions{Default: "read"}},
+					{ID: "billing", KeyHashes: []config.Secret{config.Secret(h1), config.Secret(h2)}, Workspaces: []string{"acme"}, DefaultWorkspace: "acme", Weight: 1,
+						Permissions: config.Permissions{Services: map[string]config.Access{"TicketService": "write"},
+							Methods: map[string]config.Rule{"TicketService/DeleteTicket": "deny"}}},
+					{ID: "support", KeyHashes: []config.Secret{config.Secret(h3)}, CertIdentities: []string{"uri:spiffe://example.org/support"}, Workspaces: []string{"acme", "acme-eu"}, DefaultWorkspace: "acme-eu",
+						Weight: 3, Permissions: config.Permissions{Services: map[string]config.Access{"*": "read"}}},
 				}
 				return c
 			}()},
-		{"--config flag", nil, []string{"--config", file, "--sandbox=on"}, func() config.Config {
+		{"--config flag", map[string]string{"KEY_SECRET": hmacSecret}, []string{"--config", file, "--sandbox=on"}, func() config.Config {
 			c, err := config.Check(file, env(nil))
 			if err != nil {
 				t.Fatal(err)
@@ -203,6 +216,7 @@ func TestLoadErrors(t *testing.T) {
 		}
 		return m
 	}
+	ts := map[string]string{"T": "t", "S": hmacSecret}
 	callers := func(body string) string {
 		return "workspaces: [{name: a, token_env: T}, {name: b, token_env: T}]\nauth: {hmac_secret_env: S}\ncallers:\n" + body
 	}
@@ -281,20 +295,28 @@ func TestLoadErrors(t *testing.T) {
 			`config: workspace "a": upstream: not supported by the configured Intercom-Version: deleteTicket does not exist in Intercom-Version 2.11`},
 		{"negative budget", nil, []string{"--config", file("ws9.yaml", "workspaces: [{name: a, token_env: A, rate_limit: {app_per_10s: -1}}]\n")},
 			`config: workspace "a": rate_limit budgets must not be negative`},
-		{"three keys", map[string]string{"T": "t"}, []string{"--config", file("c1.yaml", callers("  - {id: x, key_hashes: [a, b, c], workspaces: [a]}\n"))},
-			`config: caller "x": key_hashes must hold 1 or 2 hashes (2 while a key is rotated), got 3`},
-		{"unknown caller workspace", map[string]string{"T": "t"}, []string{"--config", file("c2.yaml", callers("  - {id: x, key_hashes: [a], workspaces: [c]}\n"))},
-			`config: caller "x": workspace "c" is not configured`},
-		{"no default workspace", map[string]string{"T": "t"}, []string{"--config", file("c3.yaml", callers("  - {id: x, key_hashes: [a], workspaces: [a, b]}\n"))},
-			`config: caller "x": default_workspace is required when workspaces has several`},
-		{"bad permission", map[string]string{"T": "t"}, []string{"--config", file("c4.yaml", callers("  - {id: x, key_hashes: [a], workspaces: [a], permissions: {services: {TicketService: admin}}}\n"))},
-			`config: caller "x": permissions.services.TicketService must be none, read or write, got "admin"`},
-		{"unknown method", map[string]string{"T": "t"}, []string{"--config", file("c5.yaml", callers("  - {id: x, key_hashes: [a], workspaces: [a], permissions: {methods: {TicketService/Explode: write}}}\n"))},
-			`config: caller "x": permissions.methods: unknown method "TicketService/Explode" (want Service/Method, e.g. TicketService/DeleteTicket)`},
-		{"duplicate caller", map[string]string{"T": "t"}, []string{"--config", file("c6.yaml", callers("  - {id: x, key_hashes: [a], workspaces: [a]}\n  - {id: x, key_hashes: [b], workspaces: [a]}\n"))},
-			`config: caller "x" is listed twice`},
-		{"callers without the HMAC secret", map[string]string{"T": "t"}, []string{"--config", file("c7.yaml", "workspaces: [{name: a, token_env: T}]\ncallers: [{id: x, key_hashes: [a], workspaces: [a]}]\n")},
-			"config: callers need the key-hash secret: set exactly one of auth.hmac_secret_env and auth.hmac_secret_file"},
+		{"three keys", ts, []string{"--config", file("c1.yaml", callers("  - {id: x, key_hashes: ["+h1+", "+h2+", "+h3+"], workspaces: [a]}\n"))},
+			`config: auth: caller "x": 3 key hashes; at most 2 may be active (one old, one new while rotating)`},
+		{"not a key hash, not shown", ts, []string{"--config", file("c1b.yaml", callers("  - {id: x, key_hashes: [s3cr3t], workspaces: [a]}\n"))},
+			`config: caller "x": key_hashes[0]: auth: a key hash must start with "hmac-sha256:"`},
+		{"unknown caller workspace", ts, []string{"--config", file("c2.yaml", callers("  - {id: x, key_hashes: ["+h1+"], workspaces: [c]}\n"))},
+			`config: auth: caller "x": workspace "c" is not configured`},
+		{"no default workspace", ts, []string{"--config", file("c3.yaml", callers("  - {id: x, key_hashes: ["+h1+"], workspaces: [a, b]}\n"))},
+			`config: auth: caller "x": default workspace required when a caller has more than one workspace`},
+		{"bad access", ts, []string{"--config", file("c4.yaml", callers("  - {id: x, key_hashes: ["+h1+"], workspaces: [a], permissions: {services: {TicketService: admin}}}\n"))},
+			`config: caller "x": permissions.services.TicketService: auth: access "admin" is not one of none, read, write`},
+		{"bad rule", ts, []string{"--config", file("c4b.yaml", callers("  - {id: x, key_hashes: ["+h1+"], workspaces: [a], permissions: {methods: {TicketService/DeleteTicket: none}}}\n"))},
+			`config: caller "x": permissions.methods.TicketService/DeleteTicket: auth: rule "none" is not allow or deny`},
+		{"unknown method", ts, []string{"--config", file("c5.yaml", callers("  - {id: x, key_hashes: ["+h1+"], workspaces: [a], permissions: {methods: {TicketService/Explode: allow}}}\n"))},
+			`config: auth: caller "x": permissions: unknown method "TicketService/Explode" (want <Service>/<Method>, for example TicketService/DeleteTicket)`},
+		{"duplicate caller", ts, []string{"--config", file("c6.yaml", callers("  - {id: x, key_hashes: ["+h1+"], workspaces: [a]}\n  - {id: x, key_hashes: ["+h2+"], workspaces: [a]}\n"))},
+			`config: auth: caller "x" is configured twice`},
+		{"callers without the HMAC secret", map[string]string{"T": "t"}, []string{"--config", file("c7.yaml", "workspaces: [{name: a, token_env: T}]\ncallers: [{id: x, key_hashes: ["+h1+"], workspaces: [a]}]\n")},
+			"config: callers need the key-hash secret: set auth.hmac_secret_env or auth.hmac_secret_file"},
+		{"HMAC secret missing", map[string]string{"T": "t"}, []string{"--config", file("c8.yaml", callers("  - {id: x, key_hashes: ["+h1+"], workspaces: [a]}\n"))},
+			"config: the key-hash secret is missing: S (auth.hmac_secret_env) is not set"},
+		{"HMAC secret too short", map[string]string{"T": "t", "S": "s3cr3t"}, []string{"--config", file("c9.yaml", callers("  - {id: x, key_hashes: ["+h1+"], workspaces: [a]}\n"))},
+			"config: auth: the key-hash secret has 6 bytes, want at least 32"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -11,9 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc"
-
-	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
 	"github.com/intercom-gateway/intercom-gateway/upstream"
 )
 
@@ -22,14 +19,6 @@ var Regions = map[string]upstream.Region{
 	"us": upstream.RegionUS,
 	"eu": upstream.RegionEU,
 	"au": upstream.RegionAU,
-}
-
-// Services are the gateway's gRPC services, by the short name permissions
-// use.
-var Services = map[string]grpc.ServiceDesc{
-	"TicketService":     gatewayv1.TicketService_ServiceDesc,
-	"TicketTypeService": gatewayv1.TicketTypeService_ServiceDesc,
-	"TagService":        gatewayv1.TagService_ServiceDesc,
 }
 
 // workspaceName is what x-intercom-workspace may carry: short, printable,
@@ -81,9 +70,6 @@ func (c *Config) normalize() (listedWorkspaces bool) {
 		}
 		if cl.DefaultWorkspace == "" && len(cl.Workspaces) == 1 {
 			cl.DefaultWorkspace = cl.Workspaces[0]
-		}
-		if cl.Permissions.Default == "" {
-			cl.Permissions.Default = AccessNone
 		}
 	}
 	return listedWorkspaces
@@ -146,7 +132,20 @@ func (c *Config) validate(getenv func(string) string, tokens bool) error {
 		func() error {
 			return oneOf("auth.reflection (GATEWAY_REFLECTION)", c.Auth.Reflection, "on", "off", "authenticated")
 		},
-		c.validateCallers,
+		func() error {
+			if len(c.Callers) == 0 {
+				return nil
+			}
+			// auth owns the rules for callers (key hashes, permissions,
+			// workspaces); building its configuration checks them. Without
+			// tokens the real secret need not be present.
+			var secret Secret
+			if !tokens {
+				secret = placeholderSecret
+			}
+			_, err := c.authenticator(getenv, secret)
+			return err
+		},
 		func() error {
 			if len(c.Callers) == 0 && !c.Auth.InsecureNoAuth && !c.UseSandbox() {
 				return errors.New("config: no callers are configured, so anyone who can connect would act with the gateway's Intercom token; configure callers (README, production) or pass --insecure-no-auth (GATEWAY_INSECURE_NO_AUTH=true)")
@@ -256,103 +255,6 @@ func (w Workspace) checkToken(getenv func(string) string) error {
 		return fmt.Errorf("config: workspace %q: token_file %s is empty", w.Name, w.TokenFile)
 	}
 	return nil
-}
-
-func (c *Config) validateCallers() error {
-	workspaces := map[string]bool{}
-	for _, w := range c.Workspaces {
-		workspaces[w.Name] = true
-	}
-	seen := map[string]bool{}
-	for i, cl := range c.Callers {
-		if cl.ID == "" {
-			return fmt.Errorf("config: callers[%d]: id is required", i)
-		}
-		where := fmt.Sprintf("caller %q", cl.ID)
-		if seen[cl.ID] {
-			return fmt.Errorf("config: %s is listed twice", where)
-		}
-		seen[cl.ID] = true
-		if n := len(cl.KeyHashes); n == 0 || n > 2 {
-			return fmt.Errorf("config: %s: key_hashes must hold 1 or 2 hashes (2 while a key is rotated), got %d", where, n)
-		}
-		if len(cl.Workspaces) == 0 {
-			return fmt.Errorf("config: %s: workspaces must name at least one workspace", where)
-		}
-		allowed := map[string]bool{}
-		for _, w := range cl.Workspaces {
-			if !workspaces[w] {
-				return fmt.Errorf("config: %s: workspace %q is not configured", where, w)
-			}
-			allowed[w] = true
-		}
-		if cl.DefaultWorkspace == "" {
-			return fmt.Errorf("config: %s: default_workspace is required when workspaces has several", where)
-		}
-		if !allowed[cl.DefaultWorkspace] {
-			return fmt.Errorf("config: %s: default_workspace %q is not in its workspaces", where, cl.DefaultWorkspace)
-		}
-		if cl.Weight < 0 {
-			return fmt.Errorf("config: %s: weight must be positive, got %d", where, cl.Weight)
-		}
-		if err := cl.Permissions.validate(where); err != nil {
-			return err
-		}
-	}
-	if len(c.Callers) > 0 && (c.Auth.HMACSecretEnv == "") == (c.Auth.HMACSecretFile == "") {
-		return errors.New("config: callers need the key-hash secret: set exactly one of auth.hmac_secret_env and auth.hmac_secret_file")
-	}
-	return nil
-}
-
-func (p Permissions) validate(where string) error {
-	if err := access(where+": permissions.default", p.Default); err != nil {
-		return err
-	}
-	for svc, a := range p.Services {
-		if _, ok := Services[svc]; !ok {
-			return fmt.Errorf("config: %s: permissions.services: unknown service %q (want TicketService, TicketTypeService or TagService)", where, svc)
-		}
-		if err := access(where+": permissions.services."+svc, a); err != nil {
-			return err
-		}
-	}
-	for m, a := range p.Methods {
-		if !knownMethod(m) {
-			return fmt.Errorf("config: %s: permissions.methods: unknown method %q (want Service/Method, e.g. TicketService/DeleteTicket)", where, m)
-		}
-		if err := access(where+": permissions.methods."+m, a); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func knownMethod(m string) bool {
-	svc, method, ok := strings.Cut(m, "/")
-	desc, known := Services[svc]
-	if !ok || !known {
-		return false
-	}
-	for _, md := range desc.Methods {
-		if md.MethodName == method {
-			return true
-		}
-	}
-	for _, sd := range desc.Streams {
-		if sd.StreamName == method {
-			return true
-		}
-	}
-	return false
-}
-
-func access(where string, a Access) error {
-	switch a {
-	case AccessNone, AccessRead, AccessWrite:
-		return nil
-	}
-	return fmt.Errorf("config: %s must be none, read or write, got %q", where, string(a))
 }
 
 func addr(what, a string) error {

@@ -4,10 +4,12 @@
 //
 //	gateway sandbox            the simulator on its own
 //	gateway config check FILE  validate a config file and print it, secrets redacted
+//	gateway keys new --caller ID  make a caller key; print it once, and its hash for the config
 //
 // It only wires things: configuration (package config), then the workspace
 // registry (package workspace), the services and the server, then signal
-// handling. Behaviour lives in the packages it wires.
+// handling (tools.go has the subcommands). Behaviour lives in the packages it
+// wires.
 package main
 
 import (
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return runSandbox(ctx, args[1:], getenv, stderr)
 		case "config":
 			return runConfig(args[1:], getenv, stdout)
+		case "keys":
+			return runKeys(args[1:], getenv, stdout, stderr)
 		}
 	}
 	return runGateway(ctx, args, getenv, stderr)
@@ -178,43 +182,4 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		}()
 	}
 	return srv.Serve(ctx, grpcLis, httpLis)
-}
-
-// runConfig is `gateway config check FILE`: it validates FILE (with the
-// environment, as the gateway would read it) and prints the effective
-// configuration with every secret redacted.
-func runConfig(args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) != 2 || args[0] != "check" {
-		return errors.New("usage: gateway config check FILE")
-	}
-	cfg, err := config.Check(args[1], getenv)
-	if err != nil {
-		return err
-	}
-	out, err := cfg.YAML()
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(stdout, "# %s: valid; effective configuration, secrets redacted\n%s", args[1], out)
-	return err
-}
-
-// runSandbox is `gateway sandbox`: the simulator alone, for example as the
-// upstream of a benchmark that runs the gateway in another process.
-func runSandbox(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	cfg, err := config.LoadSandbox(args, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg.Log, stderr)
-	opts := []sandbox.Option{sandbox.WithLogger(log)}
-	if cfg.RateLimit >= 0 {
-		opts = append(opts, sandbox.WithRateLimit(cfg.RateLimit, 0))
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("sandbox listener: %w", err)
-	}
-	log.Info("sandbox listening", "addr", ln.Addr().String(), "admin_path", "/__sandbox/")
-	return sandbox.New(opts...).Serve(ctx, ln)
 }
