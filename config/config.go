@@ -46,6 +46,22 @@ type Listen struct {
 	// AdminAddr serves Go's profiles (/debug/pprof/); empty, the default,
 	// serves none. Keep it on a private address.
 	AdminAddr string `yaml:"admin_addr,omitempty" env:"GATEWAY_ADMIN_ADDR" flag:"admin-addr" help:"listen 'address' for /debug/pprof/ profiles; empty (default) to serve none"`
+	// GRPCTLS and HTTPTLS make a listener speak TLS (file only).
+	GRPCTLS TLS `yaml:"grpc_tls"`
+	HTTPTLS TLS `yaml:"http_tls"`
+}
+
+// TLS is one listener's TLS setup, from PEM files; without CertFile the
+// listener is plain TCP.
+type TLS struct {
+	CertFile string `yaml:"cert_file,omitempty"`
+	KeyFile  string `yaml:"key_file,omitempty"`
+	// ClientCerts says whether client certificates are asked for: none,
+	// optional (verified when sent, so callers may use a certificate or a
+	// key) or required. Their identities can name a caller
+	// (callers[].cert_identities).
+	ClientCerts  string `yaml:"client_certs,omitempty"`
+	ClientCAFile string `yaml:"client_ca_file,omitempty"`
 }
 
 // Log is how the gateway logs.

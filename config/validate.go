@@ -92,6 +92,8 @@ func (c *Config) validate(getenv func(string) string, tokens bool) error {
 			}
 			return addr("listen.admin_addr (GATEWAY_ADMIN_ADDR)", c.Listen.AdminAddr)
 		},
+		func() error { return c.Listen.GRPCTLS.validate("listen.grpc_tls") },
+		func() error { return c.Listen.HTTPTLS.validate("listen.http_tls") },
 		func() error {
 			return oneOf("log.format (GATEWAY_LOG_FORMAT)", c.Log.Format, "json", "text")
 		},
@@ -278,4 +280,23 @@ func oneOf(what, v string, allowed ...string) error {
 		}
 	}
 	return fmt.Errorf("config: %s must be %s, got %q", what, strings.Join(allowed, ", "), v)
+}
+
+func (t *TLS) validate(where string) error {
+	t.ClientCerts = strings.ToLower(t.ClientCerts)
+	if t.ClientCerts == "" {
+		t.ClientCerts = "none"
+	}
+	if err := oneOf(where+".client_certs", t.ClientCerts, "none", "optional", "required"); err != nil {
+		return err
+	}
+	switch {
+	case t.CertFile == "" && (t.KeyFile != "" || t.ClientCAFile != "" || t.ClientCerts != "none"):
+		return fmt.Errorf("config: %s: cert_file and key_file are required for TLS", where)
+	case t.CertFile != "" && t.KeyFile == "":
+		return fmt.Errorf("config: %s: key_file is required with cert_file", where)
+	case t.ClientCerts != "none" && t.ClientCAFile == "":
+		return fmt.Errorf("config: %s: client_ca_file is required to verify client certificates", where)
+	}
+	return nil
 }

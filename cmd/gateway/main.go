@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -82,10 +83,6 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	log := newLogger(cfg.Log, stderr)
 	log.Info("starting", "config", cfg)
-	if len(cfg.Callers) > 0 {
-		// Refuse rather than serve without the checks the operator asked for.
-		return errors.New("config: callers are configured, but this build cannot authenticate them yet")
-	}
 
 	// Telemetry first, so that everything built below reports through it.
 	tel, err := telemetry.Setup(ctx, telemetry.WithLogger(log))
@@ -101,11 +98,19 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 	}()
 	log.Info("telemetry", "exported", tel.Exported(), "tracing", tel.TracingEnabled(), "metrics_path", "/metrics")
 
+	authn, err := cfg.Authenticator(getenv)
+	if err != nil {
+		return err
+	}
+	srvCfg, err := serverConfig(cfg)
+	if err != nil {
+		return err
+	}
 	regOpts := []workspace.Option{workspace.WithLogger(log), workspace.WithGetenv(getenv)}
 	// /metrics is served on the HTTP listener: it is the port that
 	// Prometheus and the orchestrator's probes (/healthz) already reach, and
 	// it holds no secrets and only bounded labels.
-	serverOpts := []server.Option{server.WithOpenTelemetry(), server.WithHTTPHandler("GET /metrics", tel.MetricsHandler())}
+	serverOpts := []server.Option{server.WithOpenTelemetry(), server.WithHTTPHandler("GET /metrics", tel.MetricsHandler()), server.WithAuth(authn)}
 	if cfg.UseSandbox() {
 		sbOpts := []sandbox.Option{sandbox.WithLogger(log.With("component", "sandbox"))}
 		if cfg.Sandbox.RateLimit >= 0 {
@@ -133,7 +138,7 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		serverOpts = append(serverOpts, server.WithHTTPHandler("/__sandbox/", sb))
 		log.Warn("sandbox mode: serving the built-in Intercom simulator with demo data, without caller authentication; its /__sandbox/ endpoints inject faults. For real Intercom set a token and drop --sandbox=on",
 			"sandbox_addr", ln.Addr().String(), "admin_path", "/__sandbox/")
-	} else if cfg.Auth.InsecureNoAuth {
+	} else if len(cfg.Callers) == 0 {
 		log.Warn("caller authentication is off (--insecure-no-auth): anyone who can connect acts with the gateway's Intercom token")
 	}
 
@@ -148,7 +153,7 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		TicketTypes: service.NewTicketTypeService(reg, svcLog),
 		Tags:        service.NewTagService(reg, svcLog),
 	}
-	srv, err := server.New(server.Config{ShutdownGrace: cfg.Listen.ShutdownGrace}, svcs,
+	srv, err := server.New(srvCfg, svcs,
 		append(serverOpts, server.WithLogger(log))...)
 	if err != nil {
 		return err
@@ -182,4 +187,31 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		}()
 	}
 	return srv.Serve(ctx, grpcLis, httpLis)
+}
+
+// serverConfig is the listener part of cfg in the server's terms, with the
+// TLS files loaded.
+func serverConfig(cfg config.Config) (server.Config, error) {
+	refl, err := server.ParseReflection(cfg.Auth.Reflection)
+	if err != nil {
+		return server.Config{}, err
+	}
+	sc := server.Config{ShutdownGrace: cfg.Listen.ShutdownGrace, Reflection: refl}
+	if sc.GRPCTLS, err = listenerTLS(cfg.Listen.GRPCTLS); err != nil {
+		return server.Config{}, fmt.Errorf("listen.grpc_tls: %w", err)
+	}
+	if sc.HTTPTLS, err = listenerTLS(cfg.Listen.HTTPTLS); err != nil {
+		return server.Config{}, fmt.Errorf("listen.http_tls: %w", err)
+	}
+	return sc, nil
+}
+
+func listenerTLS(t config.TLS) (*tls.Config, error) {
+	if t.CertFile == "" {
+		return nil, nil
+	}
+	clientAuth := map[string]server.ClientAuth{
+		"none": server.ClientCertNone, "optional": server.ClientCertOptional, "required": server.ClientCertRequired,
+	}[t.ClientCerts]
+	return server.LoadTLS(server.TLSFiles{CertFile: t.CertFile, KeyFile: t.KeyFile, ClientCAFile: t.ClientCAFile, ClientAuth: clientAuth})
 }
