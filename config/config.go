@@ -220,6 +220,8 @@ func Defaults() Config {
 			// 20 s is the upstream call timeout, so a call that started just
 			// before shutdown can still finish.
 			ShutdownGrace: 20 * time.Second,
+			GRPCTLS:       TLS{ClientCerts: "none"},
+			HTTPTLS:       TLS{ClientCerts: "none"},
 		},
 		Log: Log{Level: slog.LevelInfo, Format: "json"},
 		Sandbox: Sandbox{

@@ -124,7 +124,7 @@ func TestLoad(t *testing.T) {
 			"GATEWAY_UPSTREAM_TIMEOUT": "4s", "GATEWAY_LOG_LEVEL": "debug", "GATEWAY_LOG_FORMAT": "text",
 			"GATEWAY_ADMIN_ADDR": "127.0.0.1:3",
 		}), nil, with(func(c *config.Config) {
-			c.Listen = config.Listen{GRPCAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:2", ShutdownGrace: 3 * time.Second, AdminAddr: "127.0.0.1:3"}
+			c.Listen.GRPCAddr, c.Listen.HTTPAddr, c.Listen.ShutdownGrace, c.Listen.AdminAddr = "127.0.0.1:1", "127.0.0.1:2", 3*time.Second, "127.0.0.1:3"
 			c.Intercom = config.Intercom{Region: "eu", Version: "Preview", Timeout: 4 * time.Second, BaseURL: "http://127.0.0.1:8081", PreviewFallback: true}
 			c.Log = config.Log{Level: slog.LevelDebug, Format: "text"}
 			c.Workspaces = envOnly(func(w *config.Workspace) {
@@ -250,6 +250,12 @@ func TestLoadErrors(t *testing.T) {
 			"config: intercom.timeout (GATEWAY_UPSTREAM_TIMEOUT) must be positive, got -1s"},
 		{"bad address", withToken(map[string]string{"GATEWAY_HTTP_ADDR": "8080"}), nil,
 			`config: listen.http_addr (GATEWAY_HTTP_ADDR) must be host:port or :port, got "8080"`},
+		{"client certificates without a CA", token, []string{"--config", file("tls1.yaml", "listen: {grpc_tls: {cert_file: c.pem, key_file: k.pem, client_certs: required}}\n")},
+			"config: listen.grpc_tls: client_ca_file is required to verify client certificates"},
+		{"TLS key without certificate", token, []string{"--config", file("tls2.yaml", "listen: {http_tls: {key_file: k.pem}}\n")},
+			"config: listen.http_tls: cert_file and key_file are required for TLS"},
+		{"bad client_certs", token, []string{"--config", file("tls3.yaml", "listen: {http_tls: {cert_file: c.pem, key_file: k.pem, client_certs: maybe}}\n")},
+			`config: listen.http_tls.client_certs must be none, optional, required, got "maybe"`},
 		{"bad admin address", token, []string{"--admin-addr", "6060"},
 			`config: listen.admin_addr (GATEWAY_ADMIN_ADDR) must be host:port or :port, got "6060"`},
 		{"bad base URL, password redacted", withToken(map[string]string{"INTERCOM_BASE_URL": "ftp://u:hunter2@api.intercom.io"}), nil,

@@ -284,9 +284,6 @@ func oneOf(what, v string, allowed ...string) error {
 
 func (t *TLS) validate(where string) error {
 	t.ClientCerts = strings.ToLower(t.ClientCerts)
-	if t.ClientCerts == "" {
-		t.ClientCerts = "none"
-	}
 	if err := oneOf(where+".client_certs", t.ClientCerts, "none", "optional", "required"); err != nil {
 		return err
 	}
