@@ -75,6 +75,8 @@ func realMain(args []string) error {
 		return proxyMain(args)
 	case "fixed":
 		return fixedMain(args)
+	case "otlpsink":
+		return otlpSinkMain(args)
 	}
 	return fmt.Errorf("unknown command %q (want run, compare)", cmd)
 }

@@ -118,6 +118,9 @@ func gatewayEnv(name string) []string {
 		"GATEWAY_LOG_LEVEL=info",
 		"GATEWAY_LOG_FORMAT=json",
 		"GATEWAY_ADMIN_ADDR={" + name + ".admin}",
+		// Loopback only, and no callers configured: the gateway refuses to
+		// start without callers unless told this is on purpose.
+		"GATEWAY_INSECURE_NO_AUTH=true",
 	}
 }
 
@@ -133,6 +136,19 @@ func procs() []Proc {
 			Env:   gatewayEnv("gateway"),
 			Ready: "http://{gateway.http}/healthz",
 			Pprof: "http://{gateway.admin}/debug/pprof"},
+		// The tracing row: a local OTLP/HTTP collector that takes every
+		// export, and the same gateway exporting every span to it (the
+		// default sampler, parent-based always-on, traces every call).
+		{Name: "otlpsink", Bin: binSelf, Ports: []string{"http"},
+			Args:  []string{"otlpsink", "-addr", "{otlpsink.http}"},
+			Ready: "tcp://{otlpsink.http}"},
+		{Name: "gateway-otel", Bin: binGateway, Ports: []string{"grpc", "http", "admin"},
+			Env: append(gatewayEnv("gateway-otel"),
+				"OTEL_TRACES_EXPORTER=otlp",
+				"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+				"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://{otlpsink.http}/v1/traces"),
+			Ready: "http://{gateway-otel.http}/healthz",
+			Pprof: "http://{gateway-otel.admin}/debug/pprof"},
 		// A bare httputil.ReverseProxy with a pooled transport in front of the sandbox.
 		{Name: "proxy", Bin: binSelf, Ports: []string{"http"},
 			Args:  []string{"proxy", "-addr", "{proxy.http}", "-upstream", "http://{sandbox.http}"},
@@ -157,5 +173,9 @@ func rows() []Row {
 			Server: "gateway", Call: getTicketGRPC("{gateway.grpc}"), Versus: []string{"proxy-bare", "grpc-fixed"}},
 		{Name: "gateway-rest", What: "GET /v1/tickets/4001 through the gateway (REST)",
 			Server: "gateway", Call: getTicketREST("{gateway.http}"), Versus: []string{"proxy-bare"}},
+		{Name: "gateway-grpc-otel", What: "GetTicket over gRPC, every span exported over OTLP to a local sink",
+			Server: "gateway-otel", Call: getTicketGRPC("{gateway-otel.grpc}"), Versus: []string{"gateway-grpc"}},
+		{Name: "gateway-rest-otel", What: "GET /v1/tickets/4001 (REST), every span exported over OTLP to a local sink",
+			Server: "gateway-otel", Call: getTicketREST("{gateway-otel.http}"), Versus: []string{"gateway-rest"}},
 	}
 }
