@@ -69,10 +69,15 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 		// requests it answered (the injected 503 spends no budget).
 		{"gateway_upstream_ratelimit_limit", map[string]string{"workspace": "acme"}, 100},
 		{"gateway_upstream_ratelimit_remaining", map[string]string{"workspace": "acme"}, 96},
+		// The gateway's limiter: asked before each of the 5 attempts, none refused.
+		{"gateway_ratelimit_wait_seconds_count", map[string]string{"workspace": "acme", "outcome": "granted", "degraded": "false"}, 5},
 	} {
 		if got := m.value(t, c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
+	}
+	if n := m.count("gateway_ratelimit_refusals_total"); n != 0 {
+		t.Errorf("%d gateway_ratelimit_refusals_total series, want none (nothing was refused)", n)
 	}
 	if n := m.count("gateway_upstream_requests_total"); n != 4 {
 		t.Errorf("%d gateway_upstream_requests_total series, want 4 (the validation failure sent nothing)", n)

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/intercom-gateway/intercom-gateway/ratelimit"
 	"github.com/intercom-gateway/intercom-gateway/server"
 	"github.com/intercom-gateway/intercom-gateway/service"
 	"github.com/intercom-gateway/intercom-gateway/telemetry"
@@ -77,9 +78,11 @@ func startStack(t *testing.T, c stackConfig) *stack {
 	// Retries without waiting: the tests count attempts, not backoff.
 	policy := upstream.DefaultRetryPolicy()
 	policy.BaseBackoff, policy.MaxBackoff, policy.Jitter = time.Millisecond, time.Millisecond, 0
+	// The gateway's own limiter, asked before every attempt.
+	limiter := ratelimit.NewLocal(ratelimit.Config{}).For(c.workspace, ratelimit.Budget{Limit: 1000})
 	client, err := upstream.New(append([]upstream.Option{
 		upstream.WithToken(c.token), upstream.WithBaseURL(base), upstream.WithWorkspace(c.workspace),
-		upstream.WithRetryPolicy(policy),
+		upstream.WithRetryPolicy(policy), upstream.WithLimiter(limiter),
 	}, c.clientOpts...)...)
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
+	"github.com/intercom-gateway/intercom-gateway/telemetry"
 	"github.com/intercom-gateway/intercom-gateway/upstream/sandbox"
 )
 
@@ -80,6 +81,21 @@ func TestOneRESTCallIsOneTraceToEachIntercomAttempt(t *testing.T) {
 		}
 		if got := recorded[i].Header.Get("Baggage"); !strings.Contains(got, "tenant=blue") {
 			t.Errorf("Intercom request %d: baggage %q, want the caller's tenant=blue", i+1, got)
+		}
+	}
+	// The limiter was asked before each attempt, inside the call's span.
+	waits := tr.named(telemetry.SpanRateLimitWait, trace.SpanKindInternal)
+	if len(waits) != 2 {
+		t.Errorf("%d %s spans, want 2 (one per attempt):\n%s", len(waits), telemetry.SpanRateLimitWait, tr)
+	}
+	for i, w := range waits {
+		tr.childOf(t, w, grpcServer)
+		if attr(w, "outcome") != "granted" || attr(w, "degraded") != "false" || attr(w, "workspace") != "acme" {
+			t.Errorf("limiter span %d: outcome %q degraded %q workspace %q, want granted, false, acme",
+				i+1, attr(w, "outcome"), attr(w, "degraded"), attr(w, "workspace"))
+		}
+		if i < len(attempts) && w.EndTime.After(attempts[i].StartTime) {
+			t.Errorf("limiter span %d ends after attempt %d started", i+1, i+1)
 		}
 	}
 	if attr(attempts[0], "intercom.request_id") == attr(attempts[1], "intercom.request_id") {
