@@ -118,9 +118,6 @@ func gatewayEnv(name string) []string {
 		"GATEWAY_LOG_LEVEL=info",
 		"GATEWAY_LOG_FORMAT=json",
 		"GATEWAY_ADMIN_ADDR={" + name + ".admin}",
-		// Loopback only, and no callers configured: the gateway refuses to
-		// start without callers unless told this is on purpose.
-		"GATEWAY_INSECURE_NO_AUTH=true",
 	}
 }
 
