@@ -67,7 +67,7 @@ func (s *Server) httpHandler(mounts []mount) (http.Handler, error) {
 		runtime.WithErrorHandler(s.restErrorHandler),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithMiddlewares(reportRESTRoute),
-		runtime.WithOutgoingHeaderMatcher(dropAll),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithOutgoingTrailerMatcher(dropAll),
 		runtime.WithMetadata(s.restPeerMetadata),
 	)
@@ -115,6 +115,17 @@ func incomingHeader(key string) (string, bool) {
 		return mdWorkspace, true
 	}
 	return runtime.DefaultHeaderMatcher(key)
+}
+
+// outgoingHeader decides which gRPC response metadata become HTTP headers:
+// only the gateway's documented ones, under their own names (x-gateway-cache
+// becomes X-Gateway-Cache). grpc-gateway's default would forward every key
+// as Grpc-Metadata-<key>, which exposes internals and is no contract.
+func outgoingHeader(key string) (string, bool) {
+	if key == service.CacheHeader {
+		return http.CanonicalHeaderKey(key), true
+	}
+	return "", false
 }
 
 // restErrorHandler writes the runtime's default error body (google.rpc.Status

@@ -248,7 +248,9 @@ func New(cfg Config, svcs Services, opts ...Option) (*Server, error) {
 		unary = append(unary, s.unaryAuth(o.auth, cfg.Reflection))
 		stream = append(stream, s.streamAuth(o.auth, cfg.Reflection))
 	}
-	unary = append(append(unary, o.unary...), service.UnaryErrorInterceptor(o.logger))
+	// The schema interceptor sits inside the error mapping so that its
+	// x-gateway-cache header is set on failed calls too.
+	unary = append(append(unary, o.unary...), service.UnaryErrorInterceptor(o.logger), service.UnarySchemaInterceptor())
 	stream = append(append(stream, o.stream...), service.StreamErrorInterceptor(o.logger))
 
 	grpcOpts := []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...),

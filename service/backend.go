@@ -24,6 +24,9 @@ type Backend struct {
 	Tickets     TicketAPI
 	TicketTypes TicketTypeAPI
 	Tags        TagAPI
+	// Schema gives the ticket-type schemas that ticket writes are checked
+	// against; the workspace's schema cache when it has one.
+	Schema SchemaSource
 }
 
 // Key returns a store or cache key for parts, scoped to b's workspace and
@@ -72,5 +75,18 @@ func (s single) Backend(ctx context.Context) (Backend, error) {
 	if id.Workspace != "" && id.Workspace != s.name {
 		return Backend{}, status.Errorf(codes.PermissionDenied, "workspace %q is not served by this gateway", id.Workspace)
 	}
-	return Backend{Workspace: s.name, Caller: id.Caller, Tickets: s.c, TicketTypes: s.c, Tags: s.c}, nil
+	return BackendFor(s.name, id.Caller, s.c), nil
+}
+
+// BackendFor is the Backend of caller in workspace, served by c. When c is
+// also a SchemaSource (a *schemacache.Cache is), ticket writes are checked
+// against its schemas; otherwise every check reads Intercom.
+func BackendFor(workspace, caller string, c Client) Backend {
+	b := Backend{Workspace: workspace, Caller: caller, Tickets: c, TicketTypes: c, Tags: c}
+	if src, ok := c.(SchemaSource); ok {
+		b.Schema = src
+	} else {
+		b.Schema = uncachedSchema{types: c, tickets: c}
+	}
+	return b
 }

@@ -240,6 +240,8 @@ type Client struct {
 	logger   *slog.Logger
 	timeout  time.Duration
 	http     *http.Client
+	// schema, when set, serves UpdateTicket's nested reads (see WithSchemaReader).
+	schema SchemaReader
 }
 
 // New returns a Client. It fails on a missing token, a bad base URL or an unknown version.

@@ -206,13 +206,56 @@ type updateAssignment struct {
 	AssigneeID *string `json:"assignee_id,omitempty"`
 }
 
+// SchemaReader is where UpdateTicket reads what it needs to turn a state category into a
+// ticket_state_id: the ticket's type and the states of that type. The schema cache implements it, so
+// that these nested reads cost no Intercom call when the cache has them (see WithSchemaReader).
+type SchemaReader interface {
+	// TicketTypeOf returns the id of the ticket's type.
+	TicketTypeOf(ctx context.Context, ticketID string) (string, error)
+	// TicketType returns a ticket type; its States are filled from Intercom-Version 2.12 on.
+	TicketType(ctx context.Context, id string) (*TicketType, error)
+	// ListTicketStates returns every ticket state with the types that use it.
+	ListTicketStates(ctx context.Context) ([]TicketState, error)
+}
+
+// WithSchemaReader returns a copy of c whose UpdateTicket reads ticket types and states through r
+// instead of calling Intercom. c itself is unchanged, so r may be built on c without a loop.
+func (c *Client) WithSchemaReader(r SchemaReader) *Client {
+	cp := *c
+	cp.schema = r
+	return &cp
+}
+
 // resolveStateID finds the state of the given category that the ticket's type uses.
 func (c *Client) resolveStateID(ctx context.Context, ticketID, category string) (string, error) {
-	t, err := c.GetTicket(ctx, ticketID)
-	if err != nil {
-		return "", err
+	var (
+		typeID     string
+		typeStates []TicketState
+		listStates = c.ListTicketStates
+	)
+	if c.schema != nil {
+		id, err := c.schema.TicketTypeOf(ctx, ticketID)
+		if err != nil {
+			return "", err
+		}
+		if id != "" {
+			tt, err := c.schema.TicketType(ctx, id)
+			if err != nil {
+				return "", err
+			}
+			typeID, typeStates = id, tt.States
+		}
+		listStates = c.schema.ListTicketStates
+	} else {
+		t, err := c.GetTicket(ctx, ticketID)
+		if err != nil {
+			return "", err
+		}
+		if t.Type != nil {
+			typeID, typeStates = t.Type.ID, t.Type.States
+		}
 	}
-	if t.Type == nil || t.Type.ID == "" {
+	if typeID == "" {
 		return "", invalidf("updateTicket: ticket %s has no ticket type to resolve state %q against", ticketID, category)
 	}
 	pick := func(states []TicketState, needType bool) (string, bool) {
@@ -220,24 +263,24 @@ func (c *Client) resolveStateID(ctx context.Context, ticketID, category string) 
 			if s.Archived || s.Category != category || s.ID == "" {
 				continue
 			}
-			if needType && !slices.Contains(s.TicketTypeIDs, t.Type.ID) {
+			if needType && !slices.Contains(s.TicketTypeIDs, typeID) {
 				continue
 			}
 			return s.ID, true
 		}
 		return "", false
 	}
-	if id, ok := pick(t.Type.States, false); ok {
+	if id, ok := pick(typeStates, false); ok {
 		return id, nil
 	}
-	states, err := c.ListTicketStates(ctx)
+	states, err := listStates(ctx)
 	if err != nil {
 		return "", err
 	}
 	if id, ok := pick(states, true); ok {
 		return id, nil
 	}
-	return "", invalidf("updateTicket: ticket type %s has no active state of category %q", t.Type.ID, category)
+	return "", invalidf("updateTicket: ticket type %s has no active state of category %q", typeID, category)
 }
 
 // DeleteTicket deletes a ticket irreversibly (DELETE /tickets/{id}, in 2.13.yaml and later). A client

@@ -49,6 +49,7 @@ type options struct {
 	poll       time.Duration
 	sandboxURL string
 	extra      []func(config.Workspace) []upstream.Option
+	wrap       func(config.Workspace, *upstream.Client) (service.Client, error)
 }
 
 func defaultOptions() options {
@@ -80,6 +81,14 @@ func WithSandbox(baseURL string) Option { return func(o *options) { o.sandboxURL
 // tracing) that needs to know the workspace.
 func WithClientOptions(f func(config.Workspace) []upstream.Option) Option {
 	return func(o *options) { o.extra = append(o.extra, f) }
+}
+
+// WithClientWrapper serves each workspace through wrap(w, client) instead of
+// the bare client: the seam for the workspace's schema cache
+// (schemacache.New), which must wrap exactly one client. A wrapper that is
+// an io.Closer is closed by Close.
+func WithClientWrapper(wrap func(config.Workspace, *upstream.Client) (service.Client, error)) Option {
+	return func(o *options) { o.wrap = wrap }
 }
 
 // Registry is the set of configured workspaces. It implements
@@ -125,7 +134,17 @@ func New(cfg config.Config, opts ...Option) (*Registry, error) {
 			_ = r.Close()
 			return nil, fmt.Errorf("workspace %q: %w", w.Name, err)
 		}
-		r.clients[w.Name] = c
+		var sc service.Client = c
+		if o.wrap != nil {
+			if sc, err = o.wrap(w, c); err != nil {
+				_ = r.Close()
+				return nil, fmt.Errorf("workspace %q: %w", w.Name, err)
+			}
+			if cl, ok := sc.(io.Closer); ok {
+				r.closers = append(r.closers, cl)
+			}
+		}
+		r.clients[w.Name] = sc
 		r.names = append(r.names, w.Name)
 	}
 	if len(r.names) == 0 {
@@ -175,10 +194,10 @@ func (r *Registry) Backend(ctx context.Context) (service.Backend, error) {
 		return service.Backend{}, refuse(ReasonWorkspaceUnknown,
 			fmt.Sprintf("workspace %q is not served by this gateway", clip(name)), map[string]string{"workspace": clip(name)})
 	}
-	return service.Backend{Workspace: name, Caller: id.Caller, Tickets: c, TicketTypes: c, Tags: c}, nil
+	return service.BackendFor(name, id.Caller, c), nil
 }
 
-// Close stops watching token files.
+// Close stops watching token files and closes the client wrappers.
 func (r *Registry) Close() error {
 	var errs []error
 	for _, c := range r.closers {

@@ -26,9 +26,11 @@ import (
 	"syscall"
 
 	"github.com/intercom-gateway/intercom-gateway/config"
+	"github.com/intercom-gateway/intercom-gateway/schemacache"
 	"github.com/intercom-gateway/intercom-gateway/server"
 	"github.com/intercom-gateway/intercom-gateway/service"
 	"github.com/intercom-gateway/intercom-gateway/telemetry"
+	"github.com/intercom-gateway/intercom-gateway/upstream"
 	"github.com/intercom-gateway/intercom-gateway/upstream/sandbox"
 	"github.com/intercom-gateway/intercom-gateway/workspace"
 )
@@ -142,6 +144,11 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		log.Warn("caller authentication is off (--insecure-no-auth): anyone who can connect acts with the gateway's Intercom token")
 	}
 
+	// Ticket-type schemas are cached per workspace: reads are answered from
+	// memory and ticket writes are checked against them before Intercom.
+	regOpts = append(regOpts, workspace.WithClientWrapper(func(w config.Workspace, c *upstream.Client) (service.Client, error) {
+		return schemacache.New(c, schemacache.WithWorkspace(w.Name), schemacache.WithLogger(log.With("component", "schemacache")))
+	}))
 	reg, err := workspace.New(cfg, regOpts...)
 	if err != nil {
 		return err

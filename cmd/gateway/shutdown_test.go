@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -116,21 +117,22 @@ func TestSIGTERMDrainsInFlightCalls(t *testing.T) {
 
 	// gRPC calls get a ticket and REST calls a ticket type. The REST calls
 	// are faster, so the gRPC calls outlive the HTTP drain and the test also
-	// sees that the gRPC server waits for them.
+	// sees that the gRPC server waits for them. Each REST call reads another
+	// type: reads of one type would share a single schema-cache load.
 	const (
 		token      = "it-test-token-7f3a"
 		grpcCalls  = 10
 		restCalls  = 3
 		grace      = 10 * time.Second
 		seedTicket = "4001" // the sandbox seed's first ticket
-		seedType   = "1"    // and its first ticket type
 	)
+	seedTypes := [restCalls]string{"1", "2", "3"} // the sandbox seed's ticket types
 	sb := sandbox.New()
 	sb.SetFault("getTicket", sandbox.Fault{Latency: 1500 * time.Millisecond})
 	sb.SetFault("getTicketType", sandbox.Fault{Latency: 300 * time.Millisecond})
 	var arrived atomic.Int32
 	upstreamSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/tickets/"+seedTicket || r.URL.Path == "/ticket_types/"+seedType {
+		if r.URL.Path == "/tickets/"+seedTicket || slices.Contains(seedTypes[:], strings.TrimPrefix(r.URL.Path, "/ticket_types/")) {
 			arrived.Add(1)
 		}
 		sb.ServeHTTP(w, r)
@@ -196,7 +198,7 @@ func TestSIGTERMDrainsInFlightCalls(t *testing.T) {
 			results <- result{resp.GetTicket().GetId(), seedTicket, err}
 		}()
 	}
-	for range restCalls {
+	for _, seedType := range seedTypes {
 		go func() {
 			resp, err := http.Get("http://" + httpAddr + "/v1/ticket-types/" + seedType)
 			if err != nil {
