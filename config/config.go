@@ -152,6 +152,13 @@ type RateBudget struct {
 	// WorkspacePer10s is the budget of the whole workspace, shared with
 	// apps outside the gateway.
 	WorkspacePer10s int `yaml:"workspace_per_10s"`
+	// App names the Intercom app whose token this workspace uses: gateway
+	// workspaces with the same app share its budget (default: one app per
+	// workspace).
+	App string `yaml:"app,omitempty"`
+	// MaxInFlight caps this workspace's upstream attempts in flight on one
+	// replica; 0, the default, sets no cap.
+	MaxInFlight int `yaml:"max_in_flight,omitempty"`
 }
 
 // Intercom's documented default limits for a private app: 10,000 calls per

@@ -17,6 +17,7 @@ import (
 
 	"github.com/intercom-gateway/intercom-gateway/auth"
 	"github.com/intercom-gateway/intercom-gateway/config"
+	"github.com/intercom-gateway/intercom-gateway/ratelimit"
 )
 
 func env(kv map[string]string) func(string) string {
@@ -64,7 +65,7 @@ workspaces:
   - name: acme
     token_file: /run/secrets/acme
     operation_versions: {deleteTicket: Preview}
-    rate_limit: {app_per_10s: 100}
+    rate_limit: {app_per_10s: 100, app: acme-gateway, max_in_flight: 8}
   - name: acme-eu
     region: EU
     token_env: ACME_EU_TOKEN
@@ -163,7 +164,7 @@ func TestLoad(t *testing.T) {
 				c.Workspaces = []config.Workspace{
 					{Name: "acme", Region: "us", TokenFile: "/run/secrets/acme", Version: "2.12",
 						OperationVersions: map[string]string{"deleteTicket": "Preview"}, Timeout: 20 * time.Second, PreviewFallback: &on,
-						RateLimit: config.RateBudget{AppPer10s: 100, WorkspacePer10s: config.DefaultWorkspacePer10s}},
+						RateLimit: config.RateBudget{AppPer10s: 100, WorkspacePer10s: config.DefaultWorkspacePer10s, App: "acme-gateway", MaxInFlight: 8}},
 					{Name: "acme-eu", Region: "eu", TokenEnv: "ACME_EU_TOKEN", Version: "2.12", Timeout: 3 * time.Second, PreviewFallback: &off, RateLimit: budget},
 				}
 				c.Auth.HMACSecretEnv = "KEY_SECRET"
@@ -300,7 +301,7 @@ func TestLoadErrors(t *testing.T) {
 		{"operation missing in its version", nil, []string{"--config", file("ws8.yaml", "workspaces: [{name: a, token_env: A, operation_versions: {deleteTicket: \"2.11\"}}]\n")},
 			`config: workspace "a": upstream: not supported by the configured Intercom-Version: deleteTicket does not exist in Intercom-Version 2.11`},
 		{"negative budget", nil, []string{"--config", file("ws9.yaml", "workspaces: [{name: a, token_env: A, rate_limit: {app_per_10s: -1}}]\n")},
-			`config: workspace "a": rate_limit budgets must not be negative`},
+			`config: workspace "a": rate_limit values must not be negative`},
 		{"three keys", ts, []string{"--config", file("c1.yaml", callers("  - {id: x, key_hashes: ["+h1+", "+h2+", "+h3+"], workspaces: [a]}\n"))},
 			`config: auth: caller "x": 3 key hashes; at most 2 may be active (one old, one new while rotating)`},
 		{"not a key hash, not shown", ts, []string{"--config", file("c1b.yaml", callers("  - {id: x, key_hashes: [s3cr3t], workspaces: [a]}\n"))},
@@ -396,5 +397,20 @@ func TestLoadSandbox(t *testing.T) {
 				t.Errorf("config (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestRateLimitMapping(t *testing.T) {
+	t.Parallel()
+	file := writeFile(t, "gateway.yaml", twoWorkspaces)
+	c, err := config.Check(file, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Workspaces[0].Budget(), (ratelimit.Budget{Limit: 100, WorkspaceLimit: config.DefaultWorkspacePer10s, App: "acme-gateway", MaxInFlight: 8}); got != want {
+		t.Errorf("Budget() = %+v, want %+v", got, want)
+	}
+	if diff := cmp.Diff(map[string]float64{"billing": 1, "support": 3}, c.CallerWeights()); diff != "" {
+		t.Errorf("CallerWeights (-want +got):\n%s", diff)
 	}
 }

@@ -203,8 +203,8 @@ func (c *Config) validateWorkspaces() error {
 		if err := positive(where+": timeout", w.Timeout); err != nil {
 			return err
 		}
-		if w.RateLimit.AppPer10s < 0 || w.RateLimit.WorkspacePer10s < 0 {
-			return fmt.Errorf("config: %s: rate_limit budgets must not be negative", where)
+		if w.RateLimit.AppPer10s < 0 || w.RateLimit.WorkspacePer10s < 0 || w.RateLimit.MaxInFlight < 0 {
+			return fmt.Errorf("config: %s: rate_limit values must not be negative", where)
 		}
 		for op := range w.OperationVersions {
 			if !slices.Contains(upstream.Operations(), upstream.Operation(op)) {
