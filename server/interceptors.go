@@ -91,13 +91,15 @@ func logCall(ctx context.Context, log *slog.Logger, method string, start time.Ti
 	if !log.Enabled(ctx, level) {
 		return
 	}
-	attrs := []slog.Attr{
+	// Room for the optional attributes below, so the slice is allocated once.
+	attrs := make([]slog.Attr, 0, 8)
+	attrs = append(attrs,
 		slog.String("grpc.method", method),
 		slog.String("grpc.code", st.Code().String()),
 		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 		slog.String("transport", transport(ctx)),
 		slog.Int64("upstream_attempts", stats.Attempts()),
-	}
+	)
 	if caller, workspace := stats.Identity(); caller != "" || workspace != "" {
 		attrs = append(attrs, slog.String("caller", caller), slog.String("workspace", workspace))
 	}

@@ -83,7 +83,9 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, stderr)
+	logOut := newLogWriter(stderr)
+	defer logOut.Close()
+	log := newLogger(cfg.Log, logOut)
 	log.Info("starting", "config", cfg)
 
 	// Telemetry first, so that everything built below reports through it.
