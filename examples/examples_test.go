@@ -8,6 +8,7 @@ package examples_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/intercom-gateway/intercom-gateway/auth"
 )
 
 // needs skips when a toolchain or generated stubs are missing on a
@@ -44,19 +47,48 @@ func freeAddr(t *testing.T) string {
 }
 
 // startGateway builds cmd/gateway and runs it on its sandbox, on free
-// loopback ports, until the test ends.
-func startGateway(t *testing.T) (grpcAddr, httpAddr string) {
+// loopback ports, until the test ends. One caller, "examples", may write
+// every service; its key is returned, as an operator would hand it over
+// after `gateway keys new`.
+func startGateway(t *testing.T) (grpcAddr, httpAddr, key string) {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "gateway")
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "gateway")
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/gateway").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		t.Fatal(err)
+	}
+	key, err := auth.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretFile := filepath.Join(dir, "key-hash-secret")
+	if err := os.WriteFile(secretFile, secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	config := fmt.Sprintf(`sandbox:
+  mode: "on"
+auth:
+  hmac_secret_file: %s
+callers:
+  - id: examples
+    key_hashes: [%q]
+    workspaces: [default]
+    permissions:
+      services: {"*": write}
+`, secretFile, auth.HashKey(secret, key).Reveal())
+	configFile := filepath.Join(dir, "gateway.yaml")
+	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	grpcAddr, httpAddr = freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin)
+	cmd := exec.CommandContext(ctx, bin, "--config", configFile)
 	cmd.Env = append(os.Environ(),
 		"INTERCOM_TOKEN=",
-		"GATEWAY_SANDBOX=on",
 		"GATEWAY_GRPC_ADDR="+grpcAddr,
 		"GATEWAY_HTTP_ADDR="+httpAddr,
 	)
@@ -78,7 +110,7 @@ func startGateway(t *testing.T) (grpcAddr, httpAddr string) {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return grpcAddr, httpAddr
+				return grpcAddr, httpAddr, key
 			}
 		}
 		if time.Now().After(deadline) {
@@ -89,9 +121,19 @@ func startGateway(t *testing.T) (grpcAddr, httpAddr string) {
 }
 
 func TestExamples(t *testing.T) {
-	grpcAddr, httpAddr := startGateway(t)
+	grpcAddr, httpAddr, key := startGateway(t)
 	env := []string{
 		"GATEWAY_HTTP=http://" + httpAddr,
+		"GATEWAY_KEY=" + key,
+	}
+	// The key is what lets the examples in: without it the gateway refuses.
+	resp, err := http.Get("http://" + httpAddr + "/v1/ticket-types")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a call without a key got HTTP %d, want 401", resp.StatusCode)
 	}
 	node, _ := exec.LookPath("node")
 	for _, tt := range []struct {
