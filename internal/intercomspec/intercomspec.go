@@ -2,8 +2,10 @@
 //
 // It is for test code only: it finds the descriptions kept beside the repository
 // (../shared/intercom-openapi, see /work/shared/intercom-openapi/SOURCE.md), loads
-// them once per version with kin-openapi, patches the few places where the
-// descriptions are known to be wrong (see KnownSpecErrors), and validates
+// them once per version with kin-openapi (keeping only the operations the
+// gateway calls and what they reference, see trimToGateway), patches the few
+// places where the descriptions are known to be wrong (see KnownSpecErrors),
+// and validates
 // requests and responses against them. It is not used at run time and does not
 // describe our own API.
 //
@@ -163,6 +165,9 @@ func (l *loaded) load(version, name string) {
 	if err != nil {
 		l.skip = fmt.Sprintf("shared Intercom OpenAPI description not found at %s (%v); CI provides ../shared, or set %s", path, err, EnvSharedDir)
 		return
+	}
+	if isTrimmable(data) {
+		data = trimToGateway(data)
 	}
 	data = patchDanglingCustomAttributes(data)
 	loader := openapi3.NewLoader()

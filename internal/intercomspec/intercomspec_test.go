@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/intercom-gateway/intercom-gateway/internal/intercomspec"
+	"github.com/intercom-gateway/intercom-gateway/upstream"
 )
 
 func TestLoadVersions(t *testing.T) {
@@ -163,6 +164,27 @@ func TestOwnExamplesValidate(t *testing.T) {
 					}
 				})
 			}
+		}
+	}
+}
+
+// TestTrimKeepsTheGatewaysOperations: the loaded description keeps every operation the gateway's
+// client calls (with everything they reference) and drops the rest of Intercom's API.
+func TestTrimKeepsTheGatewaysOperations(t *testing.T) {
+	t.Parallel()
+	doc := intercomspec.Load(t, "unstable")
+	have := map[string]bool{}
+	for path, item := range doc.Paths.Map() {
+		if strings.HasPrefix(path, "/admins") || strings.HasPrefix(path, "/articles/{id}") {
+			t.Errorf("%s was not trimmed", path)
+		}
+		for _, op := range item.Operations() {
+			have[op.OperationID] = true
+		}
+	}
+	for _, op := range upstream.Operations() {
+		if !have[string(op)] {
+			t.Errorf("operation %s missing after trimming", op)
 		}
 	}
 }
