@@ -22,6 +22,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -273,6 +274,79 @@ callers:
 	}
 	sb.ClearFaults()
 	saw("log", logs.String())
+
+	// The same with caller auth: keys, good and bad, through every refusal
+	// and Intercom failure.
+	otherKey, _ := auth.NewKey() // well-formed, never configured: a revoked key looks the same
+	secrets["unconfigured key"] = otherKey
+	authEnv := map[string]string{"GATEWAY_CONFIG": file, "ACME_TOKEN": secretToken, "KEY_SECRET": secretHMAC, "GATEWAY_UPSTREAM_TIMEOUT": "300ms", "GATEWAY_LOG_LEVEL": "debug"}
+	grpcAddr2, httpAddr2, logs2 := startGateway(t, authEnv)
+	conn2, err := grpc.NewClient("passthrough:///"+grpcAddr2, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn2.Close() })
+	tickets2 := gatewayv1.NewTicketServiceClient(conn2)
+	for _, c := range []struct {
+		name, authz, workspace string
+		write                  bool
+		fault                  *sandbox.Fault
+	}{
+		{name: "allowed", authz: "Bearer " + key},
+		{name: "allowed, Intercom 401", authz: "Bearer " + key, fault: &sandbox.Fault{ErrorRate: 1, ErrorStatus: 401}},
+		{name: "allowed, Intercom 500", authz: "Bearer " + key, fault: &sandbox.Fault{ErrorRate: 1, ErrorStatus: 500}},
+		{name: "allowed, timeout", authz: "Bearer " + key, fault: &sandbox.Fault{Latency: 2 * time.Second}},
+		{name: "read-only caller writes", authz: "Bearer " + key, write: true},
+		{name: "unconfigured key", authz: "Bearer " + otherKey},
+		{name: "Intercom token as the key", authz: "Bearer " + secretToken},
+		{name: "key without Bearer", authz: key},
+		{name: "HMAC secret as the key", authz: "Bearer " + secretHMAC},
+		{name: "a secret as the workspace", authz: "Bearer " + key, workspace: secretToken},
+	} {
+		sb.ClearFaults()
+		if c.fault != nil {
+			sb.SetFault("getTicket", *c.fault)
+		}
+		method, path, body := http.MethodGet, "/v1/tickets/4001", ""
+		if c.write {
+			method, path, body = http.MethodPost, "/v1/tickets", `{"ticket_type_id":"1","contacts":[{"email":"a@example.com"}]}`
+		}
+		req, _ := http.NewRequest(method, "http://"+httpAddr2+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", c.authz)
+		if c.workspace != "" {
+			req.Header.Set("X-Intercom-Workspace", c.workspace)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		saw("REST "+c.name, fmt.Sprint(resp.Header)+string(b))
+
+		md := metadata.Pairs("authorization", c.authz)
+		if c.workspace != "" {
+			md.Set("x-intercom-workspace", c.workspace)
+		}
+		ctx := metadata.NewOutgoingContext(context.Background(), md)
+		if c.write {
+			_, err = tickets2.CreateTicket(ctx, &gatewayv1.CreateTicketRequest{TicketTypeId: "1"})
+		} else {
+			_, err = tickets2.GetTicket(ctx, &gatewayv1.GetTicketRequest{TicketId: "4001"})
+		}
+		if c.name == "allowed" && err != nil {
+			t.Fatalf("the configured key was refused, so the refusals prove nothing: %v", err)
+		}
+		if st, ok := status.FromError(err); ok && err != nil {
+			b, _ := protojson.Marshal(st.Proto())
+			saw("gRPC "+c.name, string(b))
+		} else if c.name != "allowed" {
+			t.Errorf("%s: call succeeded", c.name)
+		}
+	}
+	sb.ClearFaults()
+	saw("log with callers", logs2.String())
 	if !strings.Contains(logs.String(), "xxxxx") {
 		t.Errorf("the startup log does not show the base URL, redacted:\n%s", logs)
 	}
