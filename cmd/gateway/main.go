@@ -14,6 +14,8 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -157,8 +159,15 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	defer reg.Close()
 	svcLog := service.WithLogger(log)
+	pageKey, err := pageTokenKey(cfg, getenv)
+	if err != nil {
+		return err
+	}
+	if pageKey == nil {
+		log.Info("search page tokens are signed with a key of this process: behind a load balancer, a next page that lands on another replica is refused; configure auth.hmac_secret_file to share one")
+	}
 	svcs := server.Services{
-		Tickets:     service.NewTicketService(reg, svcLog),
+		Tickets:     service.NewTicketService(reg, svcLog, service.WithPageTokenKey(pageKey)),
 		TicketTypes: service.NewTicketTypeService(reg, svcLog),
 		Tags:        service.NewTagService(reg, svcLog),
 	}
@@ -196,6 +205,24 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		}()
 	}
 	return srv.Serve(ctx, grpcLis, httpLis)
+}
+
+// pageTokenKey derives the key that signs search page tokens from the
+// key-hash secret, which every replica shares, so a caller's next page may
+// land on any replica. The derivation keeps the two uses apart: a page token
+// reveals nothing about key hashes. Without a secret (no callers) it returns
+// nil, and each process signs with a random key of its own.
+func pageTokenKey(cfg config.Config, getenv func(string) string) ([]byte, error) {
+	if cfg.Auth.HMACSecretEnv == "" && cfg.Auth.HMACSecretFile == "" {
+		return nil, nil
+	}
+	secret, err := cfg.Auth.HMACSecret(getenv)
+	if err != nil {
+		return nil, err
+	}
+	m := hmac.New(sha256.New, []byte(secret.Reveal()))
+	m.Write([]byte("intercom-gateway search page tokens v1"))
+	return m.Sum(nil), nil
 }
 
 // serverConfig is the listener part of cfg in the server's terms, with the
