@@ -103,7 +103,7 @@ func sharedConfig() Config {
 		// under -race where a Redis call can stall for seconds: a timeout
 		// here would switch to the fallback and test something else. The
 		// degraded-mode test sets its own.
-		RedisTimeout: 30 * time.Second,
+		RedisTimeout:  30 * time.Second,
 		CallerWeights: map[string]float64{"heavy": 1, "light": 3}}
 }
 
