@@ -6,12 +6,15 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
+	"github.com/intercom-gateway/intercom-gateway/schemacache"
 	"github.com/intercom-gateway/intercom-gateway/upstream/sandbox"
 )
 
@@ -38,7 +41,11 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 	if code, body := s.get(t, "/v1/ticket-types", nil); code != http.StatusOK {
 		t.Fatalf("REST ListTicketTypes: HTTP %d %s", code, body)
 	}
-	// 5. A call refused by validation never reaches Intercom.
+	// 5. Again: the schema cache answers, Intercom is not asked.
+	if code, body := s.get(t, "/v1/ticket-types", nil); code != http.StatusOK {
+		t.Fatalf("REST ListTicketTypes: HTTP %d %s", code, body)
+	}
+	// 6. A call refused by validation never reaches Intercom.
 	if _, err := tickets.GetTicket(context.Background(), &gatewayv1.GetTicketRequest{}); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("GetTicket without id: %v, want INVALID_ARGUMENT", err)
 	}
@@ -55,10 +62,10 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 		{"rpc_server_call_duration_seconds_count", map[string]string{"rpc_method": getTicket, "rpc_response_status_code": "OK"}, 2},
 		{"rpc_server_call_duration_seconds_count", map[string]string{"rpc_method": getTicket, "rpc_response_status_code": "NOT_FOUND"}, 1},
 		{"rpc_server_call_duration_seconds_count", map[string]string{"rpc_method": getTicket, "rpc_response_status_code": "INVALID_ARGUMENT"}, 1},
-		{"rpc_server_call_duration_seconds_count", map[string]string{"rpc_method": "intercom.gateway.v1.TicketTypeService/ListTicketTypes", "rpc_response_status_code": "OK"}, 1},
+		{"rpc_server_call_duration_seconds_count", map[string]string{"rpc_method": "intercom.gateway.v1.TicketTypeService/ListTicketTypes", "rpc_response_status_code": "OK"}, 2},
 		// REST by route pattern.
 		{"http_server_request_duration_seconds_count", map[string]string{"http_route": "/v1/tickets/{ticket_id}", "http_response_status_code": "200"}, 1},
-		{"http_server_request_duration_seconds_count", map[string]string{"http_route": "/v1/ticket-types", "http_response_status_code": "200"}, 1},
+		{"http_server_request_duration_seconds_count", map[string]string{"http_route": "/v1/ticket-types", "http_response_status_code": "200"}, 2},
 		// Upstream requests by operation, status and workspace: every attempt.
 		{"gateway_upstream_requests_total", map[string]string{"operation": "getTicket", "status": "503", "workspace": "acme"}, 1},
 		{"gateway_upstream_requests_total", map[string]string{"operation": "getTicket", "status": "200", "workspace": "acme"}, 2},
@@ -69,6 +76,10 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 		// requests it answered (the injected 503 spends no budget).
 		{"gateway_upstream_ratelimit_limit", map[string]string{"workspace": "acme"}, 100},
 		{"gateway_upstream_ratelimit_remaining", map[string]string{"workspace": "acme"}, 96},
+		// The schema cache: the first list missed and loaded, the second hit.
+		{"gateway_schemacache_misses_total", map[string]string{"workspace": "acme"}, 1},
+		{"gateway_schemacache_hits_total", map[string]string{"workspace": "acme"}, 1},
+		{"gateway_schemacache_refreshes_total", map[string]string{"workspace": "acme", "outcome": "ok"}, 1},
 		// The gateway's limiter: asked before each of the 5 attempts, none refused.
 		{"gateway_ratelimit_wait_seconds_count", map[string]string{"workspace": "acme", "outcome": "granted", "degraded": "false"}, 5},
 	} {
@@ -89,6 +100,32 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 				t.Errorf("%s: label %s=%q holds an id", sr.name, k, v)
 			}
 		}
+	}
+}
+
+// When Intercom fails after the TTL, the cache answers with its stale
+// entry, and says so in gateway.schemacache.stale_serves.
+func TestStaleServesAreCounted(t *testing.T) {
+	var now atomic.Int64
+	now.Store(fixedNow.UnixNano())
+	s := startStack(t, stackConfig{cacheOpts: []schemacache.Option{
+		schemacache.WithClock(func() time.Time { return time.Unix(0, now.Load()) }),
+	}})
+	if code, body := s.get(t, "/v1/ticket-types", nil); code != http.StatusOK {
+		t.Fatalf("first read: HTTP %d %s", code, body)
+	}
+	now.Add(int64(6 * time.Minute)) // past the 5-minute TTL, within the stale bound
+	s.sb.SetFault("listTicketTypes", sandbox.Fault{ErrorRate: 1, ErrorStatus: http.StatusServiceUnavailable})
+	if code, body := s.get(t, "/v1/ticket-types", nil); code != http.StatusOK {
+		t.Fatalf("read with Intercom down: HTTP %d %s, want the stale answer", code, body)
+	}
+	s.stop()
+	m := parseMetrics(t, s.scrape(t))
+	if got := m.value(t, "gateway_schemacache_stale_serves_total", map[string]string{"workspace": "acme"}); got != 1 {
+		t.Errorf("stale serves = %v, want 1", got)
+	}
+	if got := m.value(t, "gateway_schemacache_refreshes_total", map[string]string{"workspace": "acme", "outcome": "error"}); got < 1 {
+		t.Errorf("failed refreshes = %v, want at least 1", got)
 	}
 }
 

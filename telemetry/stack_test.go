@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/intercom-gateway/intercom-gateway/ratelimit"
+	"github.com/intercom-gateway/intercom-gateway/schemacache"
 	"github.com/intercom-gateway/intercom-gateway/server"
 	"github.com/intercom-gateway/intercom-gateway/service"
 	"github.com/intercom-gateway/intercom-gateway/telemetry"
@@ -46,6 +47,7 @@ type stackConfig struct {
 	baseURL    func(sandboxURL string) string
 	sandbox    []sandbox.Option
 	clientOpts []upstream.Option
+	cacheOpts  []schemacache.Option
 }
 
 // fixedNow pins the sandbox's clock, so its rate-limit window never rolls
@@ -90,7 +92,14 @@ func startStack(t *testing.T, c stackConfig) *stack {
 
 	logs := &syncBuffer{}
 	log := slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	backends := service.Single(c.workspace, client)
+	// The schema cache in front of the client, as cmd/gateway wraps each
+	// workspace's client.
+	cache, err := schemacache.New(client, append([]schemacache.Option{schemacache.WithWorkspace(c.workspace)}, c.cacheOpts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cache.Close() })
+	backends := service.Single(c.workspace, cache)
 	svcLog := service.WithLogger(log)
 	srv, err := server.New(server.Config{}, server.Services{
 		Tickets:     service.NewTicketService(backends, svcLog),

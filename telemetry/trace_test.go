@@ -116,6 +116,65 @@ func TestOneRESTCallIsOneTraceToEachIntercomAttempt(t *testing.T) {
 	}
 }
 
+// A REST call served through the schema cache: the first read misses and
+// loads from Intercom (503, retried, 200), so its trace holds the REST,
+// gRPC, cache, limiter and attempt spans, each under the right parent; the
+// second read is a hit and sends nothing.
+func TestRESTCallThroughCacheAndLimiterIsOneTrace(t *testing.T) {
+	s := startStack(t, stackConfig{})
+	s.sb.SetFault("listTicketTypes", sandbox.Fault{ErrorRate: 1, ErrorStatus: http.StatusServiceUnavailable, Remaining: 1})
+	if code, body := s.get(t, "/v1/ticket-types", http.Header{"Traceparent": {callerParent}}); code != http.StatusOK {
+		t.Fatalf("GET /v1/ticket-types: HTTP %d %s", code, body)
+	}
+	const second = "00-1bf7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	if code, body := s.get(t, "/v1/ticket-types", http.Header{"Traceparent": {second}}); code != http.StatusOK {
+		t.Fatalf("second GET /v1/ticket-types: HTTP %d %s", code, body)
+	}
+	s.stop()
+
+	tr := traceOf(t, s.spans, callerTraceID)
+	httpSpan := tr.one(t, "GET /v1/ticket-types", trace.SpanKindServer)
+	const method = "intercom.gateway.v1.TicketTypeService/ListTicketTypes"
+	grpcClient := tr.one(t, method, trace.SpanKindClient)
+	grpcServer := tr.one(t, method, trace.SpanKindServer)
+	tr.childOf(t, grpcClient, httpSpan)
+	tr.childOf(t, grpcServer, grpcClient)
+	lookup := tr.one(t, telemetry.SpanCacheLookup, trace.SpanKindInternal)
+	tr.childOf(t, lookup, grpcServer)
+	if attr(lookup, "outcome") != "miss" || attr(lookup, "workspace") != "acme" {
+		t.Errorf("cache span outcome %q workspace %q, want miss, acme", attr(lookup, "outcome"), attr(lookup, "workspace"))
+	}
+	waits := tr.named(telemetry.SpanRateLimitWait, trace.SpanKindInternal)
+	attempts := tr.named("GET listTicketTypes", trace.SpanKindClient)
+	if len(waits) != 2 || len(attempts) != 2 {
+		t.Fatalf("%d limiter and %d attempt spans, want 2 and 2:\n%s", len(waits), len(attempts), tr)
+	}
+	recorded := s.sb.Requests()
+	if len(recorded) != 2 {
+		t.Fatalf("the sandbox recorded %d requests, want 2 (the second read is a cache hit)", len(recorded))
+	}
+	for i := range attempts {
+		tr.childOf(t, waits[i], lookup)
+		tr.childOf(t, attempts[i], lookup)
+		if got := attrInt(attempts[i], "http.request.resend_count"); got != int64(i) {
+			t.Errorf("attempt %d: resend_count %d, want %d", i+1, got, i)
+		}
+		want := "00-" + callerTraceID + "-" + attempts[i].SpanContext.SpanID().String() + "-01"
+		if got := recorded[i].Header.Get("Traceparent"); got != want {
+			t.Errorf("Intercom request %d: traceparent %q, want %q", i+1, got, want)
+		}
+	}
+	tr.connected(t, httpSpan)
+
+	hit := traceOf(t, s.spans, "1bf7651916cd43dd8448eb211c80319c")
+	if l := hit.one(t, telemetry.SpanCacheLookup, trace.SpanKindInternal); attr(l, "outcome") != "hit" {
+		t.Errorf("second read: cache outcome %q, want hit", attr(l, "outcome"))
+	}
+	if n := len(hit.named("GET listTicketTypes", trace.SpanKindClient)); n != 0 {
+		t.Errorf("second read: %d Intercom attempts, want 0", n)
+	}
+}
+
 // A gRPC caller's traceparent (metadata) reaches Intercom the same way.
 func TestGRPCCallerTraceReachesIntercom(t *testing.T) {
 	s := startStack(t, stackConfig{})
@@ -130,8 +189,10 @@ func TestGRPCCallerTraceReachesIntercom(t *testing.T) {
 	if srv.Parent.SpanID().String() != callerSpanID {
 		t.Errorf("gRPC server span's parent = %s, want the caller's %s", srv.Parent.SpanID(), callerSpanID)
 	}
+	lookup := tr.one(t, telemetry.SpanCacheLookup, trace.SpanKindInternal)
+	tr.childOf(t, lookup, srv)
 	a := tr.one(t, "GET listTicketTypes", trace.SpanKindClient)
-	tr.childOf(t, a, srv)
+	tr.childOf(t, a, lookup)
 	want := "00-" + callerTraceID + "-" + a.SpanContext.SpanID().String() + "-01"
 	if got := s.sb.Requests()[0].Header.Get("Traceparent"); got != want {
 		t.Errorf("Intercom request traceparent %q, want %q", got, want)
