@@ -110,6 +110,18 @@ bench: ## Gateway vs bare proxy, sandbox and a fixed gRPC server: table + JSON i
 	go build -o $(BIN)/bench ./internal/bench
 	$(BIN)/bench run -gateway $(BIN)/gateway $(BENCH_ARGS)
 
+# make bench-ab BASE=<git ref>: the gateway built from BASE runs beside this
+# tree's, in the same run, with rows of its own (base-grpc, base-rest).
+.PHONY: bench-ab
+bench-ab: ## A/B in one run against the gateway built from BASE: make bench-ab BASE=origin/main
+	@test -n "$(BASE)" || { echo "usage: make bench-ab BASE=<git ref>"; exit 2; }
+	rm -rf .bench-base && mkdir -p .bench-base && git archive $(BASE) | tar -x -C .bench-base
+	cd .bench-base && go build -o $(BIN)/gateway-base ./cmd/gateway
+	rm -rf .bench-base
+	go build -o $(BIN)/gateway ./cmd/gateway
+	go build -o $(BIN)/bench ./internal/bench
+	$(BIN)/bench run -gateway $(BIN)/gateway -baseline-gateway $(BIN)/gateway-base $(BENCH_ARGS)
+
 .PHONY: bench-compare
 bench-compare: ## Compare two bench JSON reports: make bench-compare OLD=a.json NEW=b.json
 	@test -n "$(OLD)" -a -n "$(NEW)" || { echo "usage: make bench-compare OLD=<old.json> NEW=<new.json>"; exit 2; }

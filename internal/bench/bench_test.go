@@ -11,9 +11,16 @@ import (
 // declared rows, and every {proc.port} placeholder resolves, so that a row
 // added with a typo fails here rather than minutes into `make bench`.
 func TestSpecIsConsistent(t *testing.T) {
+	for _, baseline := range []bool{false, true} {
+		checkSpec(t, procs(baseline), rows(baseline))
+	}
+}
+
+func checkSpec(t *testing.T, procs []Proc, rows []Row) {
+	t.Helper()
 	h := &harness{addrs: map[string]string{}}
 	names := map[string]bool{}
-	for _, p := range procs() {
+	for _, p := range procs {
 		if names[p.Name] {
 			t.Errorf("process %q declared twice", p.Name)
 		}
@@ -22,7 +29,7 @@ func TestSpecIsConsistent(t *testing.T) {
 			h.addrs[p.Name+"."+port] = "127.0.0.1:1"
 		}
 	}
-	for _, p := range procs() {
+	for _, p := range procs {
 		for _, s := range append(append(append([]string{}, p.Args...), p.Env...), p.Ready) {
 			if _, err := h.expand(s); err != nil {
 				t.Errorf("process %s: %v", p.Name, err)
@@ -30,13 +37,13 @@ func TestSpecIsConsistent(t *testing.T) {
 		}
 	}
 	rowNames := map[string]bool{}
-	for _, r := range rows() {
+	for _, r := range rows {
 		if rowNames[r.Name] {
 			t.Errorf("row %q declared twice", r.Name)
 		}
 		rowNames[r.Name] = true
 	}
-	for _, r := range rows() {
+	for _, r := range rows {
 		if !names[r.Server] {
 			t.Errorf("row %s: server %q is not a declared process", r.Name, r.Server)
 		}

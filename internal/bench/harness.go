@@ -23,6 +23,7 @@ import (
 // config is how one run is shaped (the flags of `bench run`).
 type config struct {
 	Gateway     string        `json:"-"`
+	Baseline    string        `json:"baseline,omitempty"` // another gateway build, run beside it
 	Reps        int           `json:"reps"`
 	Duration    time.Duration `json:"duration"`
 	Warmup      time.Duration `json:"warmup"`
@@ -154,8 +155,11 @@ func pinned(cpu string, argv []string) []string {
 }
 
 func (h *harness) bin(b Bin) string {
-	if b == binGateway {
+	switch b {
+	case binGateway:
 		return h.cfg.Gateway
+	case binBaseline:
+		return h.cfg.Baseline
 	}
 	return h.self
 }
@@ -463,7 +467,7 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-rows: %w", err)
 	}
-	for _, r := range rows() {
+	for _, r := range rows(cfg.Baseline != "") {
 		if re.MatchString(r.Name) {
 			selected = append(selected, r)
 		}
@@ -471,7 +475,7 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*Report, error) {
 	if len(selected) == 0 {
 		return nil, fmt.Errorf("-rows %q selects no row", cfg.Rows)
 	}
-	if err := h.start(procs()); err != nil {
+	if err := h.start(procs(cfg.Baseline != "")); err != nil {
 		return nil, err
 	}
 	rep := newReport(cfg, selected, h)

@@ -16,7 +16,7 @@
 //
 // Usage:
 //
-//	bench [run] -gateway bin/gateway [-reps 3] [-d 3s] [-c 1,50] [-rows regexp] [-out file.json]
+//	bench [run] -gateway bin/gateway [-baseline-gateway bin/gateway-base] [-reps 3] [-d 3s] [-c 1,50] [-rows regexp] [-out file.json] [-profile dir]
 //	bench compare OLD.json NEW.json
 //
 // `bench load`, `bench proxy` and `bench fixed` are the processes the
@@ -85,6 +85,7 @@ func runMain(args []string) error {
 	fs := flag.NewFlagSet("bench run", flag.ContinueOnError)
 	cfg := config{}
 	fs.StringVar(&cfg.Gateway, "gateway", "bin/gateway", "the gateway binary to measure")
+	fs.StringVar(&cfg.Baseline, "baseline-gateway", "", "another gateway binary to run beside -gateway, with rows of its own (A/B in one run)")
 	fs.IntVar(&cfg.Reps, "reps", 3, "repetitions of every row, interleaved")
 	fs.DurationVar(&cfg.Duration, "d", 3*time.Second, "measured window per row and repetition")
 	fs.DurationVar(&cfg.Warmup, "warmup", 500*time.Millisecond, "unmeasured load before each window")
@@ -119,6 +120,14 @@ func runMain(args []string) error {
 	if cfg.ProfileDir != "" {
 		if err := os.MkdirAll(cfg.ProfileDir, 0o755); err != nil {
 			return err
+		}
+	}
+	if cfg.Baseline != "" {
+		if cfg.Baseline, err = filepath.Abs(cfg.Baseline); err != nil {
+			return err
+		}
+		if _, err := os.Stat(cfg.Baseline); err != nil {
+			return fmt.Errorf("-baseline-gateway: %w", err)
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

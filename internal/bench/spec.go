@@ -5,7 +5,8 @@ package main
 //
 // Adding a row
 //
-// A row is one Row literal appended to rows(). It names the process whose
+// A row is one Row literal appended to rows() (procs and rows take a flag
+// that adds the baseline build's process and rows; ignore it). It names the process whose
 // CPU per call it reports (Server), the call that the load generator makes
 // (Call, with {proc.port} placeholders for addresses) and the rows it is
 // divided by in the same repetition (Versus). For example, a gateway with
@@ -38,6 +39,9 @@ type Bin string
 const (
 	binGateway Bin = "gateway"
 	binSelf    Bin = "self"
+	// binBaseline is another build of the gateway (-baseline-gateway), for
+	// an A/B comparison within one run.
+	binBaseline Bin = "baseline"
 )
 
 // Proc is a server process, started once before the first row and stopped
@@ -121,9 +125,10 @@ func gatewayEnv(name string) []string {
 	}
 }
 
-// procs are started in this order; a Proc may use the ports of those before it.
-func procs() []Proc {
-	return []Proc{
+// procs are started in this order; a Proc may use the ports of those before
+// it. With a baseline build, it runs beside the gateway as "base".
+func procs(baseline bool) []Proc {
+	ps := []Proc{
 		// The standalone sandbox with its rate budget off (--rate-limit 0):
 		// the in-process one (GATEWAY_SANDBOX=on) keeps its budget.
 		{Name: "sandbox", Bin: binGateway, Ports: []string{"http"},
@@ -156,10 +161,26 @@ func procs() []Proc {
 			Args:  []string{"fixed", "-addr", "{fixed.grpc}", "-from", "{gateway.grpc}"},
 			Ready: "tcp://{fixed.grpc}"},
 	}
+	if baseline {
+		ps = append(ps, Proc{Name: "base", Bin: binBaseline, Ports: []string{"grpc", "http", "admin"},
+			Env: gatewayEnv("base"), Ready: "http://{base.http}/healthz", Pprof: "http://{base.admin}/debug/pprof"})
+	}
+	return ps
 }
 
-func rows() []Row {
-	return []Row{
+// rows are measured in this order, every repetition. With a baseline build,
+// its rows come first and the gateway's are also divided by them.
+func rows(baseline bool) []Row {
+	var rs []Row
+	if baseline {
+		rs = []Row{
+			{Name: "base-grpc", What: "GetTicket through the baseline build over gRPC",
+				Server: "base", Call: getTicketGRPC("{base.grpc}"), Versus: []string{"proxy-bare"}},
+			{Name: "base-rest", What: "GET /v1/tickets/4001 through the baseline build (REST)",
+				Server: "base", Call: getTicketREST("{base.http}"), Versus: []string{"proxy-bare"}},
+		}
+	}
+	rs = append(rs, []Row{
 		{Name: "sandbox-direct", What: "GET /tickets/4001 straight to the sandbox",
 			Server: "sandbox", Call: sandboxCall("{sandbox.http}")},
 		{Name: "proxy-bare", What: "the same GET through httputil.ReverseProxy (pooled)",
@@ -174,5 +195,16 @@ func rows() []Row {
 			Server: "gateway-otel", Call: getTicketGRPC("{gateway-otel.grpc}"), Versus: []string{"gateway-grpc"}},
 		{Name: "gateway-rest-otel", What: "GET /v1/tickets/4001 (REST), every span exported over OTLP to a local sink",
 			Server: "gateway-otel", Call: getTicketREST("{gateway-otel.http}"), Versus: []string{"gateway-rest"}},
+	}...)
+	if baseline {
+		for i := range rs {
+			switch rs[i].Name {
+			case "gateway-grpc":
+				rs[i].Versus = append(rs[i].Versus, "base-grpc")
+			case "gateway-rest":
+				rs[i].Versus = append(rs[i].Versus, "base-rest")
+			}
+		}
 	}
+	return rs
 }
