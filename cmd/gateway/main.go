@@ -142,8 +142,15 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		}()
 		regOpts = append(regOpts, workspace.WithSandbox("http://"+ln.Addr().String()))
 		serverOpts = append(serverOpts, server.WithHTTPHandler("/__sandbox/", sb))
-		log.Warn("sandbox mode: serving the built-in Intercom simulator with demo data, without caller authentication; its /__sandbox/ endpoints inject faults. For real Intercom set a token and drop --sandbox=on",
+		open := "without caller authentication"
+		if len(cfg.Callers) > 0 {
+			open = "with caller authentication"
+		}
+		log.Warn("sandbox mode: serving the built-in Intercom simulator with demo data, "+open+"; its /__sandbox/ endpoints inject faults. For real Intercom set a token and drop --sandbox=on",
 			"sandbox_addr", ln.Addr().String(), "admin_path", "/__sandbox/")
+		if !loopback(cfg.Listen.HTTPAddr) {
+			log.Warn("sandbox mode on a non-loopback HTTP address: other machines can reach /__sandbox/ and inject faults", "http_addr", cfg.Listen.HTTPAddr)
+		}
 	} else if len(cfg.Callers) == 0 {
 		log.Warn("caller authentication is off (--insecure-no-auth): anyone who can connect acts with the gateway's Intercom token")
 	}
@@ -250,4 +257,17 @@ func listenerTLS(t config.TLS) (*tls.Config, error) {
 		"none": server.ClientCertNone, "optional": server.ClientCertOptional, "required": server.ClientCertRequired,
 	}[t.ClientCerts]
 	return server.LoadTLS(server.TLSFiles{CertFile: t.CertFile, KeyFile: t.KeyFile, ClientCAFile: t.ClientCAFile, ClientAuth: clientAuth})
+}
+
+// loopback reports whether addr listens on a loopback address only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
