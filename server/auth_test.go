@@ -744,3 +744,45 @@ func TestAuthErrorDomainMatchesService(t *testing.T) {
 		t.Errorf("auth.ErrorDomain %q != service.ErrorDomain %q", auth.ErrorDomain, service.ErrorDomain)
 	}
 }
+
+func TestLoadTLSReloadsARenewedCertificate(t *testing.T) {
+	t.Parallel()
+	pki := newTestPKI(t, "ca")
+	_, certFile, keyFile := pki.issue(t, true, "gw")
+	cfg, err := server.LoadTLS(server.TLSFiles{CertFile: certFile, KeyFile: keyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := func() []byte {
+		t.Helper()
+		c, err := cfg.GetCertificate(&tls.ClientHelloInfo{})
+		if err != nil || c == nil {
+			t.Fatalf("GetCertificate: %v", err)
+		}
+		return c.Certificate[0]
+	}
+	first := served()
+	// Renew: the same paths get a new pair (mtimes moved on explicitly, as
+	// a file system with coarse timestamps might not).
+	pki.issue(t, true, "gw")
+	later := time.Now().Add(time.Minute)
+	for _, f := range []string{certFile, keyFile} {
+		if err := os.Chtimes(f, later, later); err != nil {
+			t.Fatal(err)
+		}
+	}
+	renewed := served()
+	if string(renewed) == string(first) {
+		t.Fatal("the renewed certificate is not served")
+	}
+	// A half-written pair keeps the last good one in service.
+	if err := os.WriteFile(certFile, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(certFile, later.Add(time.Minute), later.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got := served(); string(got) != string(renewed) {
+		t.Error("a broken certificate file replaced the served certificate")
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
+	"time"
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -41,15 +43,21 @@ type TLSFiles struct {
 // LoadTLS builds a server tls.Config (TLS 1.2 or later) from files, for
 // Config.GRPCTLS and Config.HTTPTLS. Its errors name files, never their
 // contents.
+//
+// The certificate and key are re-read when either file's modification time
+// changes (checked at each new connection's handshake), so a renewed
+// certificate, for example one cert-manager writes into a mounted Secret, is
+// served without a restart. A pair that does not load (say, caught between
+// the two writes) leaves the previous one in use until the next handshake.
 func LoadTLS(f TLSFiles) (*tls.Config, error) {
 	if f.CertFile == "" || f.KeyFile == "" {
 		return nil, errors.New("server: TLS needs both a certificate file and a key file")
 	}
-	cert, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
-	if err != nil {
+	kp := &keyPair{certFile: f.CertFile, keyFile: f.KeyFile}
+	if err := kp.reload(); err != nil {
 		return nil, fmt.Errorf("server: loading TLS certificate %s and key %s: %w", f.CertFile, f.KeyFile, err)
 	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	cfg := &tls.Config{GetCertificate: kp.get, MinVersion: tls.VersionTLS12}
 	if f.ClientAuth == ClientCertNone {
 		return cfg, nil
 	}
@@ -70,6 +78,45 @@ func LoadTLS(f TLSFiles) (*tls.Config, error) {
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return cfg, nil
+}
+
+// keyPair serves a certificate and key from files, re-read when they change.
+type keyPair struct {
+	certFile, keyFile string
+	mu                sync.Mutex
+	cert              *tls.Certificate
+	certMod, keyMod   time.Time
+}
+
+func modTime(path string) time.Time {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
+}
+
+// reload loads the pair if either file changed since the last load.
+func (k *keyPair) reload() error {
+	cm, km := modTime(k.certFile), modTime(k.keyFile)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.cert != nil && cm.Equal(k.certMod) && km.Equal(k.keyMod) {
+		return nil
+	}
+	c, err := tls.LoadX509KeyPair(k.certFile, k.keyFile)
+	if err != nil {
+		return err
+	}
+	k.cert, k.certMod, k.keyMod = &c, cm, km
+	return nil
+}
+
+func (k *keyPair) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	_ = k.reload() // on failure the previous pair stays in use
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.cert, nil
 }
 
 // listenerCreds is the gRPC server's transport security when the gRPC
