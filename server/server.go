@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -214,6 +215,7 @@ type Server struct {
 	mem     *bufconn.Listener
 	conn    *grpc.ClientConn // the REST mux's in-memory connection to grpc
 	started atomic.Bool
+	drain   *drain
 	// restNonce proves that metadata about a REST caller's TLS peer was set
 	// by this server's REST mux (see mdRESTPeer).
 	restNonce string
@@ -237,13 +239,13 @@ func New(cfg Config, svcs Services, opts ...Option) (*Server, error) {
 	if cfg.Reflection == ReflectionAuthenticated && o.auth == nil {
 		return nil, errors.New("server: authenticated reflection needs WithAuth")
 	}
-	s := &Server{cfg: cfg, log: o.logger, health: health.NewServer()}
+	s := &Server{cfg: cfg, log: o.logger, health: health.NewServer(), drain: newDrain()}
 	if s.restNonce, err = newRESTNonce(); err != nil {
 		return nil, err
 	}
 
-	unary := []grpc.UnaryServerInterceptor{unaryRecovery(o.logger), unaryLogging(o.logger)}
-	stream := []grpc.StreamServerInterceptor{streamRecovery(o.logger), streamLogging(o.logger)}
+	unary := []grpc.UnaryServerInterceptor{s.drain.unary, unaryRecovery(o.logger), unaryLogging(o.logger)}
+	stream := []grpc.StreamServerInterceptor{s.drain.stream, streamRecovery(o.logger), streamLogging(o.logger)}
 	if o.auth != nil {
 		unary = append(unary, s.unaryAuth(o.auth, cfg.Reflection))
 		stream = append(stream, s.streamAuth(o.auth, cfg.Reflection))
@@ -296,6 +298,7 @@ func New(cfg Config, svcs Services, opts ...Option) (*Server, error) {
 		_ = s.conn.Close()
 		return nil, err
 	}
+	handler = s.drain.drainHTTP(handler)
 	for i := len(o.middleware) - 1; i >= 0; i-- {
 		handler = o.middleware[i](handler)
 	}
@@ -381,20 +384,37 @@ func wrapServe(what string, err error) error {
 	return fmt.Errorf("server: serving %s: %w", what, err)
 }
 
-// shutdown drains HTTP first, because in-flight REST calls need the gRPC
-// server (through the in-memory connection) until they are done.
+// shutdown stops both listeners from taking new work at once, then drains
+// them concurrently under one budget, Config.ShutdownGrace: health turns
+// NOT_SERVING, new gRPC calls and new REST requests are refused with
+// UNAVAILABLE / 503 from the first moment, and the running calls of both
+// transports finish side by side. What still runs when the budget is spent
+// is cancelled, and the error wraps ErrCallsCut.
 func (s *Server) shutdown() error {
 	// Shutdown also makes every later SetServingStatus a no-op, so nothing
 	// can flip the gateway back to SERVING while it drains.
 	s.health.Shutdown()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 	defer cancel()
+	idle := s.drain.begin()
 
-	var errs []error
-	if err := s.http.Shutdown(ctx); err != nil {
-		_ = s.http.Close()
-		errs = append(errs, fmt.Errorf("server: HTTP calls still running after the %v grace period were cut off: %w", s.cfg.ShutdownGrace, err))
+	// http.Shutdown closes the listener and idle connections at once and
+	// waits for the running requests; at the same time the gRPC calls run
+	// on. Neither waits for the other.
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- s.http.Shutdown(ctx) }()
+	var cut []string
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		cut = append(cut, "gRPC")
 	}
+	if err := <-httpDone; err != nil {
+		_ = s.http.Close()
+		cut = append(cut, "REST")
+	}
+	// Every counted call is done (or the budget is spent): stop gRPC. What
+	// is left is the in-memory REST connection, idle by now.
 	stopped := make(chan struct{})
 	go func() {
 		s.grpc.GracefulStop()
@@ -405,11 +425,14 @@ func (s *Server) shutdown() error {
 	case <-ctx.Done():
 		s.grpc.Stop()
 		<-stopped
-		errs = append(errs, fmt.Errorf("server: gRPC calls still running after the %v grace period were cut off", s.cfg.ShutdownGrace))
+		if len(cut) == 0 {
+			cut = append(cut, "gRPC")
+		}
 	}
 	_ = s.conn.Close()
-	if len(errs) == 0 {
-		s.log.Info("shut down cleanly")
+	if len(cut) > 0 {
+		return fmt.Errorf("%w: %s calls still running after the %v grace period", ErrCallsCut, strings.Join(cut, " and "), s.cfg.ShutdownGrace)
 	}
-	return errors.Join(errs...)
+	s.log.Info("shut down cleanly")
+	return nil
 }

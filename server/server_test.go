@@ -586,8 +586,8 @@ func TestServeCutsOffCallsAfterTheGracePeriod(t *testing.T) {
 	g.stop()
 	err := <-g.done
 	g.done <- nil
-	if err == nil || !strings.Contains(err.Error(), "grace period") {
-		t.Errorf("Serve: %v, want an error about the grace period", err)
+	if !errors.Is(err, server.ErrCallsCut) || !strings.Contains(err.Error(), "grace period") {
+		t.Errorf("Serve: %v, want ErrCallsCut about the grace period", err)
 	}
 	if err := <-errc; status.Code(err) == codes.OK {
 		t.Error("the call outliving the grace period succeeded; want it cut off")

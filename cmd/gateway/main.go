@@ -43,9 +43,19 @@ func main() {
 			os.Exit(0)
 		}
 		fmt.Fprintln(os.Stderr, "gateway:", err)
+		if errors.Is(err, server.ErrCallsCut) {
+			// Stopped, but calls still running after the grace period were
+			// cancelled: distinct from a failure to run at all (1).
+			os.Exit(exitCallsCut)
+		}
 		os.Exit(1)
 	}
 }
+
+// exitCallsCut is the exit status after a shutdown that cancelled calls
+// still running when the grace period ended; 0 is a clean stop, 1 any other
+// error.
+const exitCallsCut = 3
 
 func realMain(ctx context.Context) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)

@@ -259,3 +259,62 @@ func TestSIGTERMDrainsInFlightCalls(t *testing.T) {
 		t.Errorf("the Intercom token appears in the gateway's log")
 	}
 }
+
+// TestExitStatusSaysCallsWereCut: a call still running when the grace period
+// ends is cancelled, and the exit status (3) says so.
+func TestExitStatusSaysCallsWereCut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	t.Parallel()
+	bin := buildGateway(t)
+	sb := sandbox.New()
+	sb.SetFault("getTicket", sandbox.Fault{Latency: 20 * time.Second})
+	arrived := make(chan struct{}, 1)
+	upstreamSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		sb.ServeHTTP(w, r)
+	}))
+	t.Cleanup(upstreamSrv.Close)
+	p := startProcess(t, bin,
+		"INTERCOM_TOKEN=it-test-token", "INTERCOM_BASE_URL="+upstreamSrv.URL, "GATEWAY_SANDBOX=off",
+		"GATEWAY_GRPC_ADDR=127.0.0.1:0", "GATEWAY_HTTP_ADDR=127.0.0.1:0",
+		"GATEWAY_SHUTDOWN_GRACE=300ms", "GATEWAY_INSECURE_NO_AUTH=true")
+	var listening map[string]any
+	select {
+	case listening = <-p.listen:
+	case <-p.exited:
+		t.Fatalf("gateway exited early: %v\n%s", p.err, p.logs())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("gateway did not start listening:\n%s", p.logs())
+	}
+	conn, err := grpc.NewClient("passthrough:///"+listening["grpc_addr"].(string), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	callErr := make(chan error, 1)
+	go func() {
+		_, err := gatewayv1.NewTicketServiceClient(conn).GetTicket(context.Background(), &gatewayv1.GetTicketRequest{TicketId: "4001"})
+		callErr <- err
+	}()
+	<-arrived
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("gateway still running after SIGTERM\n%s", p.logs())
+	}
+	var exitErr *exec.ExitError
+	if !errors.As(p.err, &exitErr) || exitErr.ExitCode() != 3 {
+		t.Errorf("exit: %v, want status 3\n%s", p.err, p.logs())
+	}
+	if err := <-callErr; err == nil {
+		t.Error("the call outliving the grace period succeeded")
+	}
+}
