@@ -55,6 +55,7 @@ func TestNoDuplicateCreatesUnderFaults(t *testing.T) {
 	hs := httptest.NewServer(sb)
 	t.Cleanup(hs.Close)
 	client, err := upstream.New(upstream.WithToken("t"), upstream.WithBaseURL(hs.URL),
+		upstream.WithTransport(&http.Transport{MaxIdleConnsPerHost: workers}),
 		// Quick retries, and a 429 goes back to the caller at once instead of
 		// waiting for a window of the fake clock in real time.
 		upstream.WithRetryPolicy(upstream.RetryPolicy{MaxAttempts: 3, BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}))
