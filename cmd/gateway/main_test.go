@@ -20,6 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -231,6 +235,13 @@ callers:
 		}
 	}
 
+	// Spans too: a recording tracer provider stands in for an exporter (the
+	// gateway installs none when no OTEL_* variable asks for one). It is
+	// process-wide, so it may also record other tests' calls; that only adds
+	// text to scan.
+	spans := tracetest.NewSpanRecorder()
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))
+
 	// A running gateway, and Intercom failing in every way.
 	grpcAddr, httpAddr, logs := startGateway(t, kv)
 	conn, err := grpc.NewClient("passthrough:///"+grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -347,6 +358,21 @@ callers:
 	}
 	sb.ClearFaults()
 	saw("log with callers", logs2.String())
+	upstreamSpans := 0
+	for _, sp := range spans.Ended() {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s %v %s", sp.Name(), sp.Status(), sp.Attributes())
+		for _, e := range sp.Events() {
+			fmt.Fprintf(&b, " %s %s", e.Name, e.Attributes)
+		}
+		saw("span "+sp.Name(), b.String())
+		if sp.SpanKind() == trace.SpanKindClient && strings.Contains(b.String(), "getTicket") {
+			upstreamSpans++
+		}
+	}
+	if upstreamSpans == 0 {
+		t.Errorf("no upstream span was recorded (%d spans in all), so the span scan proves nothing", len(spans.Ended()))
+	}
 	if !strings.Contains(logs.String(), "xxxxx") {
 		t.Errorf("the startup log does not show the base URL, redacted:\n%s", logs)
 	}
