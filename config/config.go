@@ -21,6 +21,8 @@ package config
 import (
 	"log/slog"
 	"time"
+
+	"github.com/intercom-gateway/intercom-gateway/ratelimit"
 )
 
 // Config is everything the gateway reads at startup.
@@ -36,6 +38,10 @@ type Config struct {
 	Workspaces []Workspace `yaml:"workspaces"`
 	Auth       Auth        `yaml:"auth"`
 	Callers    []Caller    `yaml:"callers"`
+	// Redis is shared by the replicas (rate budgets, request_id results);
+	// RateLimit says how budgets are spent.
+	Redis     Redis     `yaml:"redis"`
+	RateLimit RateLimit `yaml:"rate_limit"`
 }
 
 // Listen is where the gateway serves and how it stops.
@@ -245,6 +251,11 @@ func Defaults() Config {
 			PreviewFallback: true,
 		},
 		Auth: Auth{Reflection: "on"},
+		RateLimit: RateLimit{
+			MaxWait:      ratelimit.DefaultConfig().MaxWait,
+			RedisTimeout: ratelimit.DefaultConfig().RedisTimeout,
+			Safety:       ratelimit.DefaultConfig().Safety,
+		},
 	}
 }
 

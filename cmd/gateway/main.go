@@ -26,11 +26,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/intercom-gateway/intercom-gateway/config"
+	"github.com/intercom-gateway/intercom-gateway/ratelimit"
 	"github.com/intercom-gateway/intercom-gateway/schemacache"
 	"github.com/intercom-gateway/intercom-gateway/server"
 	"github.com/intercom-gateway/intercom-gateway/service"
+	"github.com/intercom-gateway/intercom-gateway/service/redisstore"
 	"github.com/intercom-gateway/intercom-gateway/telemetry"
 	"github.com/intercom-gateway/intercom-gateway/upstream"
 	"github.com/intercom-gateway/intercom-gateway/upstream/sandbox"
@@ -170,6 +173,34 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 	regOpts = append(regOpts, workspace.WithClientWrapper(func(w config.Workspace, c *upstream.Client) (service.Client, error) {
 		return schemacache.New(c, schemacache.WithWorkspace(w.Name), schemacache.WithLogger(log.With("component", "schemacache")))
 	}))
+	// Rate budgets: shared by the replicas through Redis when one is
+	// configured, else kept in this process.
+	rlCfg := cfg.RateLimitConfig()
+	rdb, err := cfg.Redis.RedisClient(getenv, rlCfg.RedisTimeout)
+	if err != nil {
+		return err
+	}
+	var ticketOpts []service.Option
+	var limiters interface {
+		For(workspace string, b ratelimit.Budget) *ratelimit.Limiter
+	}
+	if rdb != nil {
+		defer rdb.Close()
+		shared := ratelimit.NewShared(rdb, rlCfg, log.With("component", "ratelimit"))
+		defer shared.Close()
+		limiters = shared
+		// request_id results are shared too, so a retried create that
+		// lands on another replica finds the first one.
+		ticketOpts = append(ticketOpts, service.WithIdempotencyStore(redisstore.New(rdb, 24*time.Hour,
+			redisstore.WithTimeout(max(rlCfg.RedisTimeout, 100*time.Millisecond)), redisstore.WithLogger(log.With("component", "request_id_store")))))
+		log.Info("rate budgets are shared with the other replicas through Redis", "replica", shared.ReplicaID())
+	} else {
+		limiters = ratelimit.NewLocal(rlCfg)
+		log.Info("rate budgets are kept in this process (no redis.addr): right for a single replica only")
+	}
+	regOpts = append(regOpts, workspace.WithClientOptions(func(w config.Workspace) []upstream.Option {
+		return []upstream.Option{upstream.WithLimiter(limiters.For(w.Name, w.Budget()))}
+	}))
 	reg, err := workspace.New(cfg, regOpts...)
 	if err != nil {
 		return err
@@ -184,7 +215,7 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		log.Info("search page tokens are signed with a key of this process: behind a load balancer, a next page that lands on another replica is refused; configure auth.hmac_secret_file to share one")
 	}
 	svcs := server.Services{
-		Tickets:     service.NewTicketService(reg, svcLog, service.WithPageTokenKey(pageKey)),
+		Tickets:     service.NewTicketService(reg, append(ticketOpts, svcLog, service.WithPageTokenKey(pageKey))...),
 		TicketTypes: service.NewTicketTypeService(reg, svcLog),
 		Tags:        service.NewTagService(reg, svcLog),
 	}
