@@ -77,6 +77,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return runConfig(args[1:], getenv, stdout)
 		case "keys":
 			return runKeys(args[1:], getenv, stdout, stderr)
+		case "probe":
+			return runProbe(ctx, args[1:], stdout, stderr)
+		case "version":
+			_, err := fmt.Fprintln(stdout, version)
+			return err
 		}
 	}
 	return runGateway(ctx, args, getenv, stderr)
@@ -101,7 +106,7 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 	logOut := newLogWriter(stderr)
 	defer logOut.Close()
 	log := newLogger(cfg.Log, logOut)
-	log.Info("starting", "config", cfg)
+	log.Info("starting", "version", version, "config", cfg)
 
 	// Telemetry first, so that everything built below reports through it.
 	tel, err := telemetry.Setup(ctx, telemetry.WithLogger(log))
