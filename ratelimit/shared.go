@@ -211,10 +211,8 @@ type callerState struct {
 	demand, demandPrev         int
 	unreported, unreportedPrev int
 	// blocked caches a refusal until blockedUntil, so that calls that
-	// arrive meanwhile cost no round trip. blockedUntil is sooner than the
-	// refusal's own retry time, so that the caller's demand still reaches
-	// Redis during the window: the fair share of the next window is
-	// computed from it.
+	// arrive meanwhile cost no round trip; their demand reaches Redis with
+	// the heartbeat, for the fair share of the next window.
 	blocked      grantResult
 	blockedUntil time.Time
 }
@@ -341,10 +339,9 @@ func (s *sharedSource) lease(ctx context.Context, caller string, weight float64,
 		// The window (or the caller's share of it) is spent: the next
 		// capacity comes with the next window.
 		r := grantResult{retryAt: end, reason: ReasonBudget, limit: limit, left: left, reset: end}
-		cs.blocked, cs.blockedUntil = r, now.Add(w/10)
-		if cs.blockedUntil.After(end) {
-			cs.blockedUntil = end
-		}
+		// Until the window ends, calls of this caller are refused here at no
+		// cost; the heartbeat still reports their demand.
+		cs.blocked, cs.blockedUntil = r, end
 		return r, nil
 	}
 }
