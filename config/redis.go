@@ -28,6 +28,9 @@ type Redis struct {
 // RateLimit is how the gateway spends each workspace's Intercom budget
 // (workspaces[].rate_limit holds the budgets themselves).
 type RateLimit struct {
+	// Off sends every call without asking the limiter: only for a
+	// simulator without a budget (benchmarks), never in front of Intercom.
+	Off bool `yaml:"off" env:"GATEWAY_RATE_LIMIT_OFF" flag:"rate-limit-off" help:"send calls without the gateway's rate limiter (benchmarks against a simulator without a budget only)"`
 	// MaxWait caps how long a call waits for capacity before it is refused
 	// with RESOURCE_EXHAUSTED and a retry hint.
 	MaxWait time.Duration `yaml:"max_wait" env:"GATEWAY_RATE_MAX_WAIT" flag:"rate-max-wait" help:"longest wait for rate budget before a call is refused (a 'duration')"`

@@ -203,9 +203,13 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		limiters = ratelimit.NewLocal(rlCfg)
 		log.Info("rate budgets are kept in this process (no redis.addr): right for a single replica only")
 	}
-	regOpts = append(regOpts, workspace.WithClientOptions(func(w config.Workspace) []upstream.Option {
-		return []upstream.Option{upstream.WithLimiter(limiters.For(w.Name, w.Budget()))}
-	}))
+	if cfg.RateLimit.Off {
+		log.Warn("the gateway's rate limiter is off (rate_limit.off): calls go to Intercom without regard to its budget")
+	} else {
+		regOpts = append(regOpts, workspace.WithClientOptions(func(w config.Workspace) []upstream.Option {
+			return []upstream.Option{upstream.WithLimiter(limiters.For(w.Name, w.Budget()))}
+		}))
+	}
 	reg, err := workspace.New(cfg, regOpts...)
 	if err != nil {
 		return err
