@@ -129,6 +129,7 @@ func (s *TicketService) createOrReconcile(ctx context.Context, b Backend, p upst
 		return CreateRecord{}, err // nothing was made: the key is forgotten
 	}
 	d := &InDoubt{Start: start, End: now(), Created: made, Fingerprint: fp}
+	s.opts.inDoubtTel.lost(ctx, b.Workspace)
 	s.opts.logger.WarnContext(ctx, "create in doubt: its answer was lost; a retry with the same request_id will reconcile",
 		"workspace", b.Workspace, "created", made, "error", ToStatus(err).Message())
 	// Look at once: when the index is quick, the caller needs no retry.
@@ -142,6 +143,8 @@ func (s *TicketService) createOrReconcile(ctx context.Context, b Backend, p upst
 // that no ticket was made (then the caller may create); otherwise rec and err
 // are the call's outcome.
 func (s *TicketService) reconcile(ctx context.Context, b Backend, p upstream.CreateTicketParams, fp string, d *InDoubt) (rec CreateRecord, err error, done bool) {
+	ctx, span := s.opts.inDoubtTel.startReconcile(ctx, b.Workspace)
+	defer func() { s.opts.inDoubtTel.endReconcile(ctx, span, b.Workspace, err, done) }()
 	pol, now := s.opts.inDoubt, s.opts.clock
 	keep := CreateRecord{Fingerprint: fp, InDoubt: d}
 	found, err := s.findCreated(ctx, b, p, d)

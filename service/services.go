@@ -13,6 +13,7 @@ type Option func(*options)
 type options struct {
 	logger      *slog.Logger
 	idempotency IdempotencyStore // nil: an in-memory store on clock
+	inDoubtTel  inDoubtTelemetry
 	clock       func() time.Time
 	inDoubt     InDoubtPolicy
 	pageTokens  pageTokens
@@ -64,6 +65,7 @@ func buildOptions(opts []Option) options {
 	if o.idempotency == nil {
 		o.idempotency = NewMemoryIdempotencyStore(defaultIdempotencyTTL, WithStoreClock(o.clock))
 	}
+	o.inDoubtTel = newInDoubtTelemetry()
 	return o
 }
 

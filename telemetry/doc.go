@@ -73,8 +73,9 @@
 //
 // Outcomes: for the limiter wait granted, refused or canceled (refusals
 // count refused with the reason as outcome: budget, paused, concurrency,
-// deadline); for in-doubt creates found (the reconciliation found the
-// ticket), absent (it did not) or unresolved (it could not tell).
+// deadline); for in-doubt creates lost (a create's answer was lost, so it
+// went in doubt), then per reconciliation found (it found the ticket),
+// absent (it proved none was made) or unresolved (it could not tell yet).
 //
 // RPC rate, latency and codes come from otelgrpc (rpc.server.call.duration
 // [rpc_server_call_duration_seconds], by rpc.method and
