@@ -159,7 +159,7 @@ func (r *Registry) tokenSource(w config.Workspace, o options) (func() string, er
 		tok := "sandbox-" + w.Name
 		return func() string { return tok }, nil
 	case w.TokenFile != "":
-		ft, err := WatchFile(w.TokenFile, o.poll, o.log.With("workspace", w.Name))
+		ft, err := WatchFile(w.TokenFile, o.poll, o.log.With("workspace", w.Name), ReportAs(w.Name))
 		if err != nil {
 			return nil, fmt.Errorf("workspace %q: %w", w.Name, err)
 		}

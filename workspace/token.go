@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,10 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/intercom-gateway/intercom-gateway/telemetry"
 )
 
 // FileToken is an Intercom token kept in a file and re-read when the file
@@ -37,13 +42,36 @@ type FileToken struct {
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
+
+	reloads          metric.Int64Counter
+	reloadOK, failed metric.MeasurementOption
+}
+
+// WatchOption configures WatchFile.
+type WatchOption func(*FileToken)
+
+// ReportAs labels the file's gateway.token.reloads metric with the
+// workspace it belongs to (outcome ok for a new token, error for a re-read
+// that failed). Without it the workspace label is empty.
+func ReportAs(workspace string) WatchOption {
+	return func(t *FileToken) {
+		ws := telemetry.KeyWorkspace.String(workspace)
+		t.reloadOK = metric.WithAttributes(ws, telemetry.KeyOutcome.String("ok"))
+		t.failed = metric.WithAttributes(ws, telemetry.KeyOutcome.String("error"))
+	}
 }
 
 // WatchFile reads the token in path and keeps re-reading it: on every
 // change in its directory, and every poll. It fails when the file cannot be
 // read or is empty; its errors name the file, never its content.
-func WatchFile(path string, poll time.Duration, log *slog.Logger) (*FileToken, error) {
+func WatchFile(path string, poll time.Duration, log *slog.Logger, opts ...WatchOption) (*FileToken, error) {
 	t := &FileToken{path: path, log: log, stop: make(chan struct{}), done: make(chan struct{})}
+	ReportAs("")(t)
+	for _, o := range opts {
+		o(t)
+	}
+	t.reloads, _ = otel.Meter("github.com/intercom-gateway/intercom-gateway/workspace").Int64Counter(telemetry.MetricTokenReloads,
+		metric.WithUnit("{reload}"), metric.WithDescription("Intercom token files re-read with a new token (ok) or failing (error)."))
 	tok, err := readToken(path)
 	if err != nil {
 		return nil, err
@@ -102,11 +130,13 @@ func (t *FileToken) run(poll time.Duration) {
 func (t *FileToken) reload() {
 	tok, err := readToken(t.path)
 	if err != nil {
+		t.reloads.Add(context.Background(), 1, t.failed)
 		t.log.Warn("re-reading the Intercom token file failed; keeping the current token", "file", t.path, "error", err.Error())
 		return
 	}
 	if tok != t.Token() {
 		t.cur.Store(&tok)
+		t.reloads.Add(context.Background(), 1, t.reloadOK)
 		t.log.Info("Intercom token reloaded", "file", t.path)
 	}
 }
