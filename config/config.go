@@ -49,6 +49,9 @@ type Listen struct {
 	GRPCAddr      string        `yaml:"grpc_addr" env:"GATEWAY_GRPC_ADDR" flag:"grpc-addr" help:"gRPC listen 'address'"`
 	HTTPAddr      string        `yaml:"http_addr" env:"GATEWAY_HTTP_ADDR" flag:"http-addr" help:"HTTP (REST) listen 'address'"`
 	ShutdownGrace time.Duration `yaml:"shutdown_grace" env:"GATEWAY_SHUTDOWN_GRACE" flag:"shutdown-grace" help:"how long in-flight calls may run after SIGTERM (a 'duration')"`
+	// MaxRequestBytes bounds a request: a larger REST body is refused with
+	// 413 while it is read, a larger gRPC message with RESOURCE_EXHAUSTED.
+	MaxRequestBytes int `yaml:"max_request_bytes" env:"GATEWAY_MAX_REQUEST_BYTES" flag:"max-request-bytes" help:"largest request body or message in 'bytes' (REST 413 beyond it)"`
 	// AdminAddr serves Go's profiles (/debug/pprof/); empty, the default,
 	// serves none. Keep it on a private address.
 	AdminAddr string `yaml:"admin_addr,omitempty" env:"GATEWAY_ADMIN_ADDR" flag:"admin-addr" help:"listen 'address' for /debug/pprof/ profiles; empty (default) to serve none"`
@@ -232,9 +235,10 @@ func Defaults() Config {
 			HTTPAddr: ":8080",
 			// 20 s is the upstream call timeout, so a call that started just
 			// before shutdown can still finish.
-			ShutdownGrace: 20 * time.Second,
-			GRPCTLS:       TLS{ClientCerts: "none"},
-			HTTPTLS:       TLS{ClientCerts: "none"},
+			ShutdownGrace:   20 * time.Second,
+			MaxRequestBytes: 4 << 20,
+			GRPCTLS:         TLS{ClientCerts: "none"},
+			HTTPTLS:         TLS{ClientCerts: "none"},
 		},
 		Log: Log{Level: slog.LevelInfo, Format: "json"},
 		Sandbox: Sandbox{

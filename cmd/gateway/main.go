@@ -289,7 +289,7 @@ func serverConfig(cfg config.Config) (server.Config, error) {
 	if err != nil {
 		return server.Config{}, err
 	}
-	sc := server.Config{ShutdownGrace: cfg.Listen.ShutdownGrace, Reflection: refl}
+	sc := server.Config{ShutdownGrace: cfg.Listen.ShutdownGrace, Reflection: refl, MaxRequestBytes: int64(cfg.Listen.MaxRequestBytes)}
 	if sc.GRPCTLS, err = listenerTLS(cfg.Listen.GRPCTLS); err != nil {
 		return server.Config{}, fmt.Errorf("listen.grpc_tls: %w", err)
 	}
