@@ -95,6 +95,29 @@ var KnownSpecErrors = []KnownSpecError{
 			return nil
 		}),
 	},
+	{
+		Versions:   []string{"2.11", "2.12", "2.13", "2.14", "2.15", "2.16", "unstable"},
+		Where:      "components/schemas/single_filter_search_request",
+		Operations: []string{"searchTickets"},
+		Why: "The searchTickets description's field table allows Float values for ticket_attribute.{id} " +
+			"(\"String or Boolean or Date (UNIX timestamp) or Float or Integer\"), but the filter's value schema " +
+			"is oneOf string, integer, boolean and arrays, with no number type, so a search on a decimal attribute " +
+			"(1.5) could not validate. The table is the more specific statement; the scalar integer branch is " +
+			"checked as number (which still takes integers, and keeps the oneOf exclusive).",
+		patch: schema("single_filter_search_request", func(s *openapi3.Schema, _ *openapi3.T) error {
+			v := s.Properties["value"]
+			if v == nil || v.Value == nil {
+				return fmt.Errorf("no value property")
+			}
+			for _, alt := range v.Value.OneOf {
+				if alt.Value != nil && alt.Value.Type.Is(openapi3.TypeInteger) {
+					alt.Value.Type = &openapi3.Types{openapi3.TypeNumber}
+					return nil
+				}
+			}
+			return fmt.Errorf("value has no integer alternative")
+		}),
+	},
 }
 
 // schema applies fix to the named component schema.

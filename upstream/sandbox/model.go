@@ -269,12 +269,35 @@ func applyTag(list *[]applied, tagID, adminID string, now int64) applied {
 	return a
 }
 
-func removeTag(list *[]applied, tagID string) bool {
-	for i, a := range *list {
+func hasTag(list []applied, tagID string) bool {
+	for _, a := range list {
 		if a.tagID == tagID {
-			*list = append((*list)[:i], (*list)[i+1:]...)
 			return true
 		}
 	}
 	return false
+}
+
+// removeTag removes tagID from list and returns the removed entry.
+func removeTag(list *[]applied, tagID string) (applied, bool) {
+	for i, a := range *list {
+		if a.tagID == tagID {
+			*list = append((*list)[:i], (*list)[i+1:]...)
+			return a, true
+		}
+	}
+	return applied{}, false
+}
+
+// tokenAdmin is the admin an access token acts as: Intercom records it as
+// applied_by when a contact is tagged, an operation whose request names no
+// admin (2.11.yaml attachTagToContact answers applied_by {type: admin}).
+// The sandbox's tokens all act as its first admin.
+func (w *workspace) tokenAdmin() string {
+	for _, a := range w.admins {
+		if !a.team {
+			return a.id
+		}
+	}
+	return ""
 }

@@ -308,11 +308,17 @@ func TestTags(t *testing.T) {
 		t.Errorf("carol's tags (-want +got):\n%s", diff)
 	}
 	// Contact attach (no admin) and detach.
+	// Intercom records the token's admin (2.11.yaml attachTagToContact example: applied_by {type: admin}).
 	applied := e.mustOK("POST", "/contacts/"+sandbox.SeedContactCarol+"/tags", "2.11", map[string]any{"id": 9002}).json(t)
-	if applied["applied_at"] == nil || applied["name"] != "Billing" {
-		t.Errorf("applied tag: %v", applied)
+	if by, _ := applied["applied_by"].(map[string]any); applied["applied_at"] == nil || applied["name"] != "Billing" ||
+		by["type"] != "admin" || by["id"] != sandbox.SeedAdminAda {
+		t.Errorf("applied tag: %v, want applied_by the token's admin", applied)
 	}
-	e.mustOK("DELETE", "/contacts/"+sandbox.SeedContactCarol+"/tags/"+beta, "2.11", nil)
+	// Detaching answers applied_at and applied_by too (detachTagFromContact example).
+	detached := e.mustOK("DELETE", "/contacts/"+sandbox.SeedContactCarol+"/tags/"+beta, "2.11", nil).json(t)
+	if by, _ := detached["applied_by"].(map[string]any); detached["applied_at"] == nil || by["type"] != "admin" || by["id"] == nil {
+		t.Errorf("detached tag: %v, want applied_at and applied_by", detached)
+	}
 	if diff := cmp.Diff([]string{"Billing"}, contactTags(sandbox.SeedContactCarol)); diff != "" {
 		t.Errorf("after detach (-want +got):\n%s", diff)
 	}
@@ -326,6 +332,12 @@ func TestTags(t *testing.T) {
 	}
 	if r := e.do("POST", "/tickets/4001/tags", "2.11", map[string]any{"id": "1", "admin_id": sandbox.SeedAdminAda}); r.status != 404 || r.errorCode(t) != "tag_not_found" {
 		t.Errorf("unknown tag: %d %s", r.status, r.body)
+	}
+	e.mustOK("POST", "/tickets/4001/tags", "2.11", map[string]any{"id": sandbox.SeedTagUrgent, "admin_id": sandbox.SeedAdminAda})
+	// Detaching from a ticket answers when and by whom the tag was applied (detachTagFromTicket example).
+	off := e.mustOK("DELETE", "/tickets/4001/tags/"+sandbox.SeedTagUrgent, "2.11", map[string]any{"admin_id": sandbox.SeedAdminBo}).json(t)
+	if by, _ := off["applied_by"].(map[string]any); off["applied_at"] == nil || by["id"] != sandbox.SeedAdminAda {
+		t.Errorf("detached ticket tag: %v, want applied_by the admin who applied it", off)
 	}
 	e.mustOK("POST", "/tickets/4001/tags", "2.11", map[string]any{"id": sandbox.SeedTagUrgent, "admin_id": sandbox.SeedAdminAda})
 	e.mustOK("DELETE", "/tickets/4001/tags/"+sandbox.SeedTagUrgent, "2.11", map[string]any{"admin_id": sandbox.SeedAdminAda})

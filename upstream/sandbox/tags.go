@@ -262,7 +262,7 @@ func (s *Server) attachTagToContact(c *call) (int, any, error) {
 	if t == nil {
 		return 0, nil, errNotFound("not_found", "Tag Not Found")
 	}
-	return http.StatusOK, renderApplied(t, applyTag(&ct.tags, t.id, "", c.now)), nil
+	return http.StatusOK, renderApplied(t, applyTag(&ct.tags, t.id, s.ws.tokenAdmin(), c.now)), nil
 }
 
 // detachTagFromContact implements DELETE /contacts/{contact_id}/tags/{id}.
@@ -275,8 +275,10 @@ func (s *Server) detachTagFromContact(c *call) (int, any, error) {
 	if t == nil {
 		return 0, nil, errNotFound("not_found", "Tag Not Found")
 	}
-	removeTag(&ct.tags, t.id)
-	return http.StatusOK, renderTag(t), nil
+	// The answer carries applied_at/applied_by like an attach (2.11.yaml
+	// detachTagFromContact example): when and by whom the removed tag had
+	// been applied.
+	return http.StatusOK, renderDetached(t, &ct.tags, s.ws.tokenAdmin(), c.now), nil
 }
 
 func (s *Server) findConversation(id string) (*conversation, error) {
@@ -306,10 +308,31 @@ func (s *Server) detachTagFromConversation(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	t, _, err := s.tagAndAdmin(c, false)
+	t, adm, err := s.tagAndAdmin(c, false)
 	if err != nil {
 		return 0, nil, err
 	}
-	removeTag(&cv.tags, t.id)
-	return http.StatusOK, renderTag(t), nil
+	return http.StatusOK, renderDetached(t, &cv.tags, adminID(adm), c.now), nil
+}
+
+func adminID(a *admin) string {
+	if a == nil {
+		return ""
+	}
+	return a.id
+}
+
+// renderDetached removes t from list and answers it with applied_at and
+// applied_by of the removed entry (2.11.yaml detachTagFrom* examples). A tag
+// that was not applied is answered as applied now by actor: detaching is
+// idempotent here.
+func renderDetached(t *tag, list *[]applied, actor string, now int64) tagJSON {
+	a, ok := removeTag(list, t.id)
+	if !ok {
+		a = applied{tagID: t.id, appliedAt: now}
+	}
+	if a.adminID == "" {
+		a.adminID = actor
+	}
+	return renderApplied(t, a)
 }

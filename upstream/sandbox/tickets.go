@@ -645,17 +645,17 @@ func (s *Server) detachTagFromTicket(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	tg, _, err := s.tagAndAdmin(c, false)
+	tg, adm, err := s.tagAndAdmin(c, false)
 	if err != nil {
 		return 0, nil, err
 	}
 	// Unlike contacts and conversations (where detaching is idempotent here),
 	// the ticket operation documents 404 tag_not_found, which the sandbox
 	// also answers for a tag the ticket does not carry.
-	if !removeTag(&t.tags, tg.id) {
+	if !hasTag(t.tags, tg.id) {
 		return 0, nil, errNotFound("tag_not_found", "Tag not found on this ticket")
 	}
-	return http.StatusOK, renderTag(tg), nil
+	return http.StatusOK, renderDetached(tg, &t.tags, adminID(adm), c.now), nil
 }
 
 // tagAndAdmin reads {id, admin_id} (attach) or the path tag id and {admin_id}
