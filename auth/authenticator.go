@@ -186,6 +186,10 @@ func Open(workspaces []string, defaultWorkspace string) (*Authenticator, error) 
 // checks the caller may call r.FullMethod there. The error is a gRPC status
 // with an ErrorInfo whose reason names the refusing rule: UNAUTHENTICATED
 // when the caller is not known, PERMISSION_DENIED when it may not do this.
+//
+// With a PERMISSION_DENIED or INVALID_ARGUMENT error the Identity still
+// names the identified caller (and the workspace, when it is a configured
+// name), so the refusal can be logged against it; the call must not run.
 func (a *Authenticator) Authenticate(r Request) (Identity, error) {
 	c, err := a.identify(r)
 	if err != nil {
@@ -201,16 +205,16 @@ func (a *Authenticator) Authenticate(r Request) (Identity, error) {
 	case 1:
 		id.Workspace = r.Workspace[0]
 	default:
-		return Identity{}, refuse(codes.InvalidArgument, ReasonWorkspaceInvalid,
+		return Identity{Caller: id.Caller}, refuse(codes.InvalidArgument, ReasonWorkspaceInvalid,
 			"x-intercom-workspace was sent more than once; send one workspace name", nil)
 	}
 	if !c.workspaces[id.Workspace] {
 		if !a.names[id.Workspace] {
-			return Identity{}, refuse(codes.PermissionDenied, ReasonWorkspaceNotAllowed,
+			return Identity{Caller: id.Caller}, refuse(codes.PermissionDenied, ReasonWorkspaceNotAllowed,
 				fmt.Sprintf("caller %q may not use the workspace named in x-intercom-workspace", c.ID),
 				map[string]string{"caller": c.ID})
 		}
-		return Identity{}, refuse(codes.PermissionDenied, ReasonWorkspaceNotAllowed,
+		return Identity{Caller: id.Caller, Workspace: id.Workspace}, refuse(codes.PermissionDenied, ReasonWorkspaceNotAllowed,
 			fmt.Sprintf("caller %q may not use workspace %q", c.ID, id.Workspace),
 			map[string]string{"caller": c.ID, "workspace": id.Workspace})
 	}
@@ -220,7 +224,7 @@ func (a *Authenticator) Authenticate(r Request) (Identity, error) {
 		if ok {
 			kind = k.String()
 		}
-		return Identity{}, refuse(codes.PermissionDenied, ReasonMethodNotAllowed,
+		return Identity{Caller: id.Caller, Workspace: id.Workspace}, refuse(codes.PermissionDenied, ReasonMethodNotAllowed,
 			fmt.Sprintf("caller %q may not call %s", c.ID, r.FullMethod),
 			map[string]string{"caller": c.ID, "method": r.FullMethod, "kind": kind})
 	}

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/peer"
 
 	"github.com/intercom-gateway/intercom-gateway/auth"
+	"github.com/intercom-gateway/intercom-gateway/telemetry"
 )
 
 // Authenticator decides who a call is from and whether it may run;
@@ -172,6 +173,11 @@ func (s *Server) authorize(ctx context.Context, a Authenticator, reflection Refl
 		id, err = a.Identify(r)
 	} else {
 		id, err = a.Authenticate(r)
+	}
+	if stats := telemetry.CallStatsFrom(ctx); stats != nil && (id.Caller != "" || id.Workspace != "") {
+		// The access log names the caller, also when it was refused a
+		// workspace or method.
+		stats.SetIdentity(id.Caller, id.Workspace)
 	}
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -434,7 +435,8 @@ func TestAuthOutcomesOverGRPCAndREST(t *testing.T) {
 	// The access log names the caller and workspace of every authenticated
 	// call, and no key, key hash or token appears in it.
 	logs := w.gw.logs.String()
-	if !strings.Contains(logs, `"caller":"writer","workspace":"eu"`) || !strings.Contains(logs, `"caller":"reader","workspace":"us"`) {
+	if !strings.Contains(logs, `"caller":"writer","workspace":"eu"`) || !strings.Contains(logs, `"caller":"reader","workspace":"us"`) ||
+		!regexp.MustCompile(`"grpc.method":"/intercom.gateway.v1.TicketService/DeleteTicket","grpc.code":"PermissionDenied"[^\n]*"caller":"writer","workspace":"us"`).MatchString(logs) {
 		t.Errorf("the access log does not name callers and workspaces:\n%s", logs)
 	}
 	for _, secret := range []string{w.oldKey, w.newKey, w.readerKey, w.unknownKey, w.oldKey[4:20], "us-token", "eu-token",
