@@ -73,7 +73,7 @@ if pr and prf then
   local pL = num(prev, 'L') or limit
   local others = (pL - pr) - (num(prev, 's') or 0)
   if others > 0 then
-    others = math.min(pL, others / math.max(prf, 0.2))
+    others = math.min(pL, others / math.max(prf, 0.05))
     limit = math.floor(limit - others - margin * pL)
   end
 end
