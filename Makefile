@@ -136,9 +136,16 @@ bench-compare: ## Compare two bench JSON reports: make bench-compare OLD=a.json 
 bench-go: ## Run the Go micro-benchmarks (in-process, for profiling).
 	go test -run '^$$' -bench . -benchmem ./...
 
+.PHONY: build
+build: ## Build the gateway binary into ./bin/gateway (bin/gateway sandbox runs the simulator alone).
+	go build -o $(BIN)/gateway ./cmd/gateway
+
 .PHONY: run
-run: ## Start the gateway on the built-in Intercom sandbox, on loopback.
-	go run ./cmd/gateway --sandbox=on --grpc-addr=127.0.0.1:9090 --http-addr=127.0.0.1:8080 --log-format=text
+# The binary runs without `go run` in between: go run exits 1 when it sees the
+# Ctrl-C its child handled, which made `make run` end in an error after a
+# clean shutdown.
+run: build ## Start the gateway on the built-in Intercom sandbox, on loopback.
+	$(BIN)/gateway --sandbox=on --grpc-addr=127.0.0.1:9090 --http-addr=127.0.0.1:8080 --log-format=text
 
 .PHONY: clean
 clean: ## Remove ./bin and third_party/.

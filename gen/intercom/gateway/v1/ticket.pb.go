@@ -37,7 +37,9 @@ type Ticket struct {
 	Category TicketCategory `protobuf:"varint,3,opt,name=category,proto3,enum=intercom.gateway.v1.TicketCategory" json:"category,omitempty"`
 	// The ticket's data, keyed by attribute name. The built-in title and
 	// description use the keys `_default_title_` and `_default_description_`.
-	// List attributes hold the list item id.
+	// In answers, a list attribute holds the selected item's label, as
+	// Intercom returns it; in requests, the value is passed to Intercom as
+	// given.
 	TicketAttributes map[string]*structpb.Value `protobuf:"bytes,4,rep,name=ticket_attributes,json=ticketAttributes,proto3" json:"ticket_attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The state the ticket is in.
 	TicketState *TicketState `protobuf:"bytes,5,opt,name=ticket_state,json=ticketState,proto3" json:"ticket_state,omitempty"`
