@@ -99,8 +99,8 @@ fuzz: ## Fuzz the id fields of every RPC for FUZZTIME (default 5s; e.g. FUZZTIME
 
 .PHONY: ratelimit-fleet
 ratelimit-fleet: ## Shared limiter fleet tests without -race: 3 replicas at 3x the budget for 30 s (fairness, learning, Redis outage), then 20 replicas.
-	set -o pipefail; RATELIMIT_FLEET_SECONDS=30 go test -count=1 -timeout 10m -run 'Fleet' -v ./ratelimit | grep -E '^(=== RUN|--- |\s+fleet_test|ok|FAIL|PASS)'
-	set -o pipefail; RATELIMIT_FLEET_SECONDS=10 RATELIMIT_FLEET_REPLICAS=20 go test -count=1 -timeout 10m -run 'FleetSharesOneBudget' -v ./ratelimit | grep -E '^(=== RUN|--- |\s+fleet_test|ok|FAIL|PASS)'
+	set -o pipefail; RATELIMIT_FLEET=1 RATELIMIT_FLEET_SECONDS=30 go test -count=1 -timeout 10m -run 'Fleet' -v ./ratelimit | grep -E '^(=== RUN|--- |\s+fleet_test|ok|FAIL|PASS)'
+	set -o pipefail; RATELIMIT_FLEET=1 RATELIMIT_FLEET_SECONDS=10 RATELIMIT_FLEET_REPLICAS=20 go test -count=1 -timeout 10m -run 'FleetSharesOneBudget' -v ./ratelimit | grep -E '^(=== RUN|--- |\s+fleet_test|ok|FAIL|PASS)'
 
 .PHONY: test-short
 test-short: ## Run the fast tests only.

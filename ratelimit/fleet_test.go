@@ -33,9 +33,9 @@ import (
 // fits in a test; the budget is per window, so every ratio below is the same
 // as with 10 s windows. They hold real-time targets (a share of each
 // window), which the race detector's 5-10x slowdown on a shared 2-core
-// machine makes meaningless, so they are built without -race only: `make
-// test` (which uses -race) leaves them out and `make ratelimit-fleet` runs
-// them for 30 s and with 20 replicas (RATELIMIT_FLEET_SECONDS,
+// machine makes meaningless, so they are built without -race only and run
+// only when RATELIMIT_FLEET is set: `make test` leaves them out and `make
+// ratelimit-fleet` runs them for 30 s and with 20 replicas (RATELIMIT_FLEET_SECONDS,
 // RATELIMIT_FLEET_REPLICAS). The algorithm itself is tested under -race in
 // shared_test.go, on virtual time.
 
@@ -287,6 +287,16 @@ func (r fleetResult) windows(skipFirst int) (ok, limited []int) {
 	return ok, limited
 }
 
+// skipUnlessFleet runs the fleet tests only when asked (make
+// ratelimit-fleet sets RATELIMIT_FLEET=1): they load the machine for many
+// seconds and hold real-time targets.
+func skipUnlessFleet(t *testing.T) {
+	t.Helper()
+	if os.Getenv("RATELIMIT_FLEET") == "" {
+		t.Skip("fleet test: run it with make ratelimit-fleet (RATELIMIT_FLEET=1): real Redis and real HTTP for many seconds")
+	}
+}
+
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
@@ -299,9 +309,7 @@ func envInt(name string, def int) int {
 // window, and the fleet makes at most 0.2 Redis round trips per upstream
 // call.
 func TestFleetSharesOneBudget(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fleet test: real Redis and real HTTP for several seconds")
-	}
+	skipUnlessFleet(t)
 	t.Parallel()
 	replicas := envInt("RATELIMIT_FLEET_REPLICAS", 3)
 	seconds := envInt("RATELIMIT_FLEET_SECONDS", 6)
@@ -334,9 +342,7 @@ func TestFleetSharesOneBudget(t *testing.T) {
 // both saturating, are served 25% / 75% (±5 points); a light caller under
 // its share is never refused while a heavy one saturates.
 func TestFleetFairShare(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fleet test: real Redis and real HTTP for several seconds")
-	}
+	skipUnlessFleet(t)
 	t.Parallel()
 	const budget = 80
 	seconds := envInt("RATELIMIT_FLEET_SECONDS", 6)
@@ -384,9 +390,7 @@ func TestFleetFairShare(t *testing.T) {
 // against the sandbox; after the first window the fleet shrinks to the rest
 // and sees no 429.
 func TestFleetLearnsFromIntercom(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fleet test: real Redis and real HTTP for several seconds")
-	}
+	skipUnlessFleet(t)
 	t.Parallel()
 	const budget = 80
 	seconds := envInt("RATELIMIT_FLEET_SECONDS", 6)
@@ -416,9 +420,7 @@ func TestFleetLearnsFromIntercom(t *testing.T) {
 // outage are counted, the fleet returns to shared mode by itself, and each
 // replica logs each transition once.
 func TestFleetSurvivesRedisOutage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fleet test: real Redis and real HTTP for several seconds")
-	}
+	skipUnlessFleet(t)
 	t.Parallel()
 	const budget = 60
 	seconds := envInt("RATELIMIT_FLEET_SECONDS", 8)
