@@ -93,9 +93,14 @@ test: ## Run every test (the example clients too, where npm and protoc are insta
 	go test -race -count=1 ./...
 
 FUZZTIME ?= 5s
+# Every fuzz target, as package:Target (go test -fuzz takes one at a time).
+FUZZ_TARGETS := service:FuzzRPCIDs service:FuzzPageToken server:FuzzRESTBodies server:FuzzSearchQuery \
+  upstream:FuzzDecodeResources config:FuzzLoad
 .PHONY: fuzz
-fuzz: ## Fuzz the id fields of every RPC for FUZZTIME (default 5s; e.g. FUZZTIME=1000000x).
-	go test -run '^$$' -fuzz '^FuzzRPCIDs$$' -fuzztime $(FUZZTIME) ./service/
+fuzz: ## Run every fuzz target for FUZZTIME each (default 5s; e.g. FUZZTIME=1000000x). Seeds: */testdata/fuzz.
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$fn ./$$pkg/ for $(FUZZTIME)"; \
+	  go test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg/; done
 
 .PHONY: ratelimit-fleet
 ratelimit-fleet: ## Shared limiter fleet tests without -race: 3 replicas at 3x the budget for 30 s (fairness, learning, Redis outage), then 20 replicas.
