@@ -107,6 +107,12 @@ ratelimit-fleet: ## Shared limiter fleet tests without -race: 3 replicas at 3x t
 	set -o pipefail; RATELIMIT_FLEET=1 RATELIMIT_FLEET_SECONDS=30 go test -count=1 -timeout 10m -run 'Fleet' -v ./ratelimit | grep -E '^(=== RUN|--- |\s+fleet_test|ok|FAIL|PASS)'
 	set -o pipefail; RATELIMIT_FLEET=1 RATELIMIT_FLEET_SECONDS=10 RATELIMIT_FLEET_REPLICAS=20 go test -count=1 -timeout 10m -run 'FleetSharesOneBudget' -v ./ratelimit | grep -E '^(=== RUN|--- |\s+fleet_test|ok|FAIL|PASS)'
 
+SOAK_DURATION ?= 10m
+SOAK_RATE ?= 40
+.PHONY: soak
+soak: ## Steady gRPC+REST load with faults for SOAK_DURATION (10m) at SOAK_RATE/s: soak-results/soak.json + soak.html (not in CI).
+	set -o pipefail; go test -count=1 -timeout 0 -run '^TestSoak$$' -v ./server/ -args -soak.duration=$(SOAK_DURATION) -soak.rate=$(SOAK_RATE) | grep -E '^(=== RUN|--- |\s+soak_test|ok|FAIL|PASS)'
+
 .PHONY: test-short
 test-short: ## Run the fast tests only.
 	go test -short ./...
