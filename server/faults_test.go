@@ -65,7 +65,9 @@ func TestSandboxFaultsThroughTheGateway(t *testing.T) {
 		wantReason string
 		wantSent   int // requests that reached the sandbox
 	}{
-		{"latency beyond the deadline", "getTicket", sandbox.Fault{Latency: 2 * time.Second}, getTicket, 200 * time.Millisecond,
+		// Deadlines of a second leave a loaded machine time to get the
+		// request to the sandbox before they expire.
+		{"latency beyond the deadline", "getTicket", sandbox.Fault{Latency: 3 * time.Second}, getTicket, time.Second,
 			codes.DeadlineExceeded, "", 1},
 		{"latency within the deadline", "getTicket", sandbox.Fault{Latency: 50 * time.Millisecond}, getTicket, 5 * time.Second,
 			codes.OK, "", 1},
@@ -83,7 +85,7 @@ func TestSandboxFaultsThroughTheGateway(t *testing.T) {
 			codes.Unavailable, service.ReasonUpstreamUnavailable, 1},
 		{"malformed JSON", "getTicket", sandbox.Fault{MalformedRate: 1}, getTicket, 5 * time.Second,
 			codes.Unavailable, service.ReasonUpstreamMalformed, 1},
-		{"slow body beyond the deadline", "getTicket", sandbox.Fault{SlowBody: 2 * time.Second}, getTicket, 300 * time.Millisecond,
+		{"slow body beyond the deadline", "getTicket", sandbox.Fault{SlowBody: 3 * time.Second}, getTicket, time.Second,
 			codes.DeadlineExceeded, "", 1},
 		{"slow body within the deadline", "getTicket", sandbox.Fault{SlowBody: 100 * time.Millisecond}, getTicket, 5 * time.Second,
 			codes.OK, "", 1},
