@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -160,8 +161,8 @@ func TestDockerfileBuildsAStaticBinaryThatStartsAsTheImageStartsIt(t *testing.T)
 		fmt.Sscanf(d.user, "%d:%d", &uid, &gid)
 		gw.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
 	}
-	var logs bytes.Buffer
-	gw.Stdout, gw.Stderr = &logs, &logs
+	logs := &syncBuffer{}
+	gw.Stdout, gw.Stderr = logs, logs
 	if err := gw.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -184,9 +185,32 @@ func TestDockerfileBuildsAStaticBinaryThatStartsAsTheImageStartsIt(t *testing.T)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if !strings.Contains(logs.String(), `"version":"deploy-test"`) {
-		t.Errorf("the startup log does not name the version:\n%s", logs.String())
+	// Log lines are flushed in batches, so the startup line may follow the
+	// first healthy probe by a moment.
+	for !strings.Contains(logs.String(), `"version":"deploy-test"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the startup log does not name the version:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// syncBuffer is a bytes.Buffer that a process writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func freeAddr(t *testing.T) string {

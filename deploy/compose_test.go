@@ -223,19 +223,19 @@ func TestKubernetesCollectorConfig(t *testing.T) {
 // proc is one process of the stack.
 type proc struct {
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	logs *syncBuffer
 }
 
 func start(t *testing.T, bin string, args, env []string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, logs: &logs}
+	p := &proc{cmd: cmd, logs: logs}
 	t.Cleanup(func() { p.stop() })
 	return p
 }

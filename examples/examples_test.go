@@ -50,13 +50,9 @@ func freeAddr(t *testing.T) string {
 // loopback ports, until the test ends. One caller, "examples", may write
 // every service; its key is returned, as an operator would hand it over
 // after `gateway keys new`.
-func startGateway(t *testing.T) (grpcAddr, httpAddr, key string) {
+func startGateway(t *testing.T, bin string) (grpcAddr, httpAddr, key string) {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "gateway")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/gateway").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
 		t.Fatal(err)
@@ -121,32 +117,22 @@ callers:
 }
 
 func TestExamples(t *testing.T) {
-	grpcAddr, httpAddr, key := startGateway(t)
-	env := []string{
-		"GATEWAY_HTTP=http://" + httpAddr,
-		"GATEWAY_KEY=" + key,
-	}
-	// The key is what lets the examples in: without it the gateway refuses.
-	resp, err := http.Get("http://" + httpAddr + "/v1/ticket-types")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("a call without a key got HTTP %d, want 401", resp.StatusCode)
+	bin := filepath.Join(t.TempDir(), "gateway")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/gateway").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	node, _ := exec.LookPath("node")
 	for _, tt := range []struct {
 		name string
 		dir  string
-		cmd  func(t *testing.T) *exec.Cmd
+		cmd  func(t *testing.T, grpcAddr string, env []string) *exec.Cmd
 	}{
-		{"go", "..", func(t *testing.T) *exec.Cmd {
+		{"go", "..", func(t *testing.T, grpcAddr string, env []string) *exec.Cmd {
 			c := exec.Command("go", "run", "./examples/go")
 			c.Env = append(os.Environ(), append(env, "GATEWAY_GRPC="+grpcAddr)...)
 			return c
 		}},
-		{"typescript", "typescript", func(t *testing.T) *exec.Cmd {
+		{"typescript", "typescript", func(t *testing.T, grpcAddr string, env []string) *exec.Cmd {
 			needs(t, "node", "install Node.js 20", node != "")
 			needs(t, "the TypeScript example's packages and stubs", "run `make examples`",
 				exists("typescript/node_modules/.bin/tsx") && exists("typescript/gen/intercom/gateway/v1/ticket_service_pb.ts"))
@@ -154,7 +140,7 @@ func TestExamples(t *testing.T) {
 			c.Env = append(os.Environ(), append(env, "GATEWAY_GRPC=http://"+grpcAddr)...)
 			return c
 		}},
-		{"python", "python", func(t *testing.T) *exec.Cmd {
+		{"python", "python", func(t *testing.T, grpcAddr string, env []string) *exec.Cmd {
 			// Debian's python3-grpcio is visible to /usr/bin/python3 only.
 			needs(t, "/usr/bin/python3 with python3-grpcio", "apt-get install python3-grpcio python3-protobuf",
 				exec.Command("/usr/bin/python3", "-c", "import grpc, google.protobuf").Run() == nil)
@@ -164,10 +150,23 @@ func TestExamples(t *testing.T) {
 			return c
 		}},
 	} {
-		// Sequential: step 7 of each example switches a sandbox fault on and
-		// off, which would leak into a concurrent run.
+		// Each example gets its own gateway: step 7 makes the sandbox answer
+		// 429, after which the gateway rightly holds that workspace's calls
+		// until Intercom's reset, which would stall the next example.
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := tt.cmd(t)
+			t.Parallel()
+			grpcAddr, httpAddr, key := startGateway(t, bin)
+			// The key is what lets the examples in: without it the gateway refuses.
+			resp, err := http.Get("http://" + httpAddr + "/v1/ticket-types")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("a call without a key got HTTP %d, want 401", resp.StatusCode)
+			}
+			env := []string{"GATEWAY_HTTP=http://" + httpAddr, "GATEWAY_KEY=" + key}
+			cmd := tt.cmd(t, grpcAddr, env)
 			cmd.Dir = tt.dir
 			out, err := cmd.CombinedOutput()
 			if err != nil {
