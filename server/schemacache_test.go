@@ -1,14 +1,22 @@
 package server_test
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
 	"github.com/intercom-gateway/intercom-gateway/schemacache"
@@ -20,6 +28,12 @@ import (
 
 // startCachedOnSandbox is startOnSandbox with the workspace's schema cache.
 func startCachedOnSandbox(t *testing.T, sb *sandbox.Server, opts ...schemacache.Option) *gateway {
+	g, _ := startCachedOnSandboxURL(t, sb, opts...)
+	return g
+}
+
+// startCachedOnSandboxURL also returns the sandbox's URL.
+func startCachedOnSandboxURL(t *testing.T, sb *sandbox.Server, opts ...schemacache.Option) (*gateway, string) {
 	t.Helper()
 	hs := httptest.NewServer(sb)
 	t.Cleanup(hs.Close)
@@ -38,7 +52,7 @@ func startCachedOnSandbox(t *testing.T, sb *sandbox.Server, opts ...schemacache.
 		Tickets:     service.NewTicketService(backends, discard),
 		TicketTypes: service.NewTicketTypeService(backends, discard),
 		Tags:        service.NewTagService(backends, discard),
-	})
+	}), hs.URL
 }
 
 func TestCacheStatusHeaderAndNoCache(t *testing.T) {
@@ -113,5 +127,109 @@ func TestCacheStatusHeaderAndNoCache(t *testing.T) {
 	resp, _ := g.do(t, http.MethodGet, "/v1/tags", "", nil)
 	if v, ok := resp.Header["X-Gateway-Cache"]; ok {
 		t.Errorf("GET /v1/tags carries X-Gateway-Cache %v", v)
+	}
+}
+
+func TestTicketAttributesCheckedBeforeIntercom(t *testing.T) {
+	t.Parallel()
+	sb := sandbox.New()
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	g, url := startCachedOnSandboxURL(t, sb, schemacache.WithClock(func() time.Time { return time.Unix(0, now.Load()) }))
+	tickets := gatewayv1.NewTicketServiceClient(g.conn)
+	ctx := t.Context()
+	if _, err := gatewayv1.NewTicketTypeServiceClient(g.conn).GetTicketType(ctx, &gatewayv1.GetTicketTypeRequest{TicketTypeId: sandbox.SeedTicketTypeBug}); err != nil {
+		t.Fatal(err)
+	}
+	create := func(attrs map[string]any) (*gatewayv1.CreateTicketResponse, metadata.MD, error) {
+		s, err := structpb.NewStruct(attrs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var header metadata.MD
+		resp, err := tickets.CreateTicket(ctx, &gatewayv1.CreateTicketRequest{TicketTypeId: sandbox.SeedTicketTypeBug,
+			Contacts:         []*gatewayv1.ContactIdentifier{{Identifier: &gatewayv1.ContactIdentifier_Id{Id: sandbox.SeedContactAlice}}},
+			TicketAttributes: s.GetFields()}, grpc.Header(&header))
+		return resp, header, err
+	}
+	routes := func() []string {
+		var out []string
+		for _, r := range sb.Requests() {
+			out = append(out, r.Route)
+		}
+		return out
+	}
+
+	// A label is sent as the list item's id; the answer shows what Intercom
+	// answers (the id).
+	sb.ResetRequests()
+	resp, header, err := create(map[string]any{"_default_title_": "Export fails", "Priority": "High", "Affected users": 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := routes(); !slices.Equal(got, []string{"createTicket"}) {
+		t.Fatalf("Intercom saw %v, want only createTicket (the schema came from the cache)", got)
+	}
+	var body struct {
+		Attributes map[string]any `json:"ticket_attributes"`
+	}
+	if err := json.Unmarshal(sb.Requests()[0].Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	if body.Attributes["Priority"] != sandbox.SeedPriorityHigh || body.Attributes["Affected users"] != float64(3) {
+		t.Errorf("Intercom received ticket_attributes %v, want Priority %s (the id of High) and Affected users 3", body.Attributes, sandbox.SeedPriorityHigh)
+	}
+	other, err := upstream.New(upstream.WithToken("ui"), upstream.WithBaseURL(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := other.GetTicket(ctx, resp.GetTicket().GetId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := resp.GetTicket().GetTicketAttributes()["Priority"].GetStringValue(), direct.Attributes["Priority"]; got != want {
+		t.Errorf("answer's Priority = %q, want it as Intercom gives it: %q", got, want)
+	}
+	if got := header.Get(service.CacheHeader); !slices.Equal(got, []string{"hit"}) {
+		t.Errorf("x-gateway-cache %v on a create checked against the cached schema, want hit", got)
+	}
+
+	// Refused input reaches Intercom not at all: the schema was loaded
+	// under a second ago (WithMinReload), so even the re-read is skipped.
+	sb.ResetRequests()
+	_, _, err = create(map[string]any{"_default_title_": "x", "Priority": "Urgent", "Affected users": 2.5, "Colour": "red"})
+	want := []string{`ticket_attributes["Affected users"]`, `ticket_attributes["Colour"]`, `ticket_attributes["Priority"]`}
+	var fields []string
+	for _, d := range status.Convert(err).Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				fields = append(fields, v.GetField())
+			}
+		}
+	}
+	if status.Code(err) != codes.InvalidArgument || !slices.Equal(fields, want) {
+		t.Errorf("bad attributes: %v with violations %v; want INVALID_ARGUMENT on %v", err, fields, want)
+	}
+	if got := routes(); len(got) != 0 {
+		t.Errorf("refused input reached Intercom: %v", got)
+	}
+
+	// An attribute added in Intercom (not through this gateway) after the
+	// schema was cached: the refusal re-reads the schema, and the ticket
+	// is created.
+	if _, err := other.CreateTicketTypeAttribute(ctx, sandbox.SeedTicketTypeBug, upstream.CreateAttributeParams{
+		Name: "Browser", Description: "Which browser", DataType: "string"}); err != nil {
+		t.Fatal(err)
+	}
+	now.Add(int64(2 * time.Second))
+	sb.ResetRequests()
+	if _, header, err = create(map[string]any{"_default_title_": "Layout broken", "Browser": "Firefox"}); err != nil {
+		t.Fatalf("an attribute added in Intercom since the schema was cached was refused: %v", err)
+	}
+	if got := routes(); !slices.Equal(got, []string{"getTicketType", "createTicket"}) {
+		t.Errorf("Intercom saw %v, want one schema re-read and the create", got)
+	}
+	if got := header.Get(service.CacheHeader); !slices.Equal(got, []string{"miss"}) {
+		t.Errorf("x-gateway-cache %v after a re-read, want miss", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/intercom-gateway/intercom-gateway/service"
 	"github.com/intercom-gateway/intercom-gateway/upstream"
 )
 
@@ -19,6 +20,46 @@ type recordingAPI struct {
 	err      error
 	page     func(p upstream.SearchParams) *upstream.TicketPage
 	block    chan struct{}
+	// schema, when set, is the ticket type every schema read returns;
+	// otherwise testType. fresh, when set, is what a fresh read
+	// (service.WithFreshSchema) returns instead. schemaReads and
+	// freshReads count the reads.
+	schema, fresh           *upstream.TicketType
+	schemaReads, freshReads int
+}
+
+// testType is the fake workspace's ticket type: the two built-in
+// attributes and one of each other data type.
+var testType = &upstream.TicketType{ID: "1", Name: "Test", Attributes: []upstream.TicketTypeAttribute{
+	{ID: "101", Name: "_default_title_", DataType: "string", Default: true},
+	{ID: "102", Name: "_default_description_", DataType: "string", Default: true},
+	{ID: "103", Name: "count", DataType: "integer"},
+	{ID: "104", Name: "done", DataType: "boolean"},
+}}
+
+// TicketType implements service.SchemaSource, like a warm schema cache:
+// schema reads are not Intercom calls here.
+func (f *recordingAPI) TicketType(ctx context.Context, id string) (*upstream.TicketType, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.schemaReads++
+	if service.FreshSchema(ctx) {
+		f.freshReads++
+		if f.fresh != nil {
+			return f.fresh, nil
+		}
+	}
+	if f.schema != nil {
+		return f.schema, nil
+	}
+	t := *testType
+	t.ID = id
+	return &t, nil
+}
+
+// TicketTypeOf implements service.SchemaSource: every ticket has testType.
+func (f *recordingAPI) TicketTypeOf(ctx context.Context, ticketID string) (string, error) {
+	return testType.ID, nil
 }
 
 func (f *recordingAPI) record(name string, args ...any) error {

@@ -106,12 +106,16 @@ func (s *TicketService) CreateTicket(ctx context.Context, req *gatewayv1.CreateT
 	if err != nil {
 		return nil, err
 	}
+	attrs, err := checkedAttributes(ctx, b, req.GetTicketTypeId(), "", req.GetTicketAttributes(), true)
+	if err != nil {
+		return nil, err
+	}
 	params := upstream.CreateTicketParams{
 		TicketTypeID:      req.GetTicketTypeId(),
 		Contacts:          contacts,
 		CompanyID:         req.GetCompanyId(),
 		CreatedAt:         toUnix(req.GetCreateTime()),
-		Attributes:        attributesFromProto(req.GetTicketAttributes()),
+		Attributes:        attrs,
 		AdminAssigneeID:   req.GetAdminAssigneeId(),
 		TeamAssigneeID:    req.GetTeamAssigneeId(),
 		SkipNotifications: req.GetSkipNotifications(),
@@ -141,8 +145,9 @@ func (s *TicketService) CreateTicket(ctx context.Context, req *gatewayv1.CreateT
 	return &gatewayv1.CreateTicketResponse{Ticket: t}, nil
 }
 
-// validateAttributeKeys checks attribute names. Checking names and values
-// against the ticket type's schema is the job of the schema cache.
+// validateAttributeKeys checks what can be checked without the schema:
+// blank names and values without a kind. Names and values are checked
+// against the ticket type's schema in checkedAttributes.
 func validateAttributeKeys(v *violations, field string, attrs map[string]*structpb.Value) {
 	for k, val := range attrs {
 		if strings.TrimSpace(k) == "" {
@@ -252,7 +257,14 @@ func (s *TicketService) UpdateTicket(ctx context.Context, req *gatewayv1.UpdateT
 		req.CompanyId == nil && req.SkipNotifications == nil {
 		v.add("ticket_id", "the request changes nothing: set at least one field to update")
 	}
-	return run(ctx, s.backends, v, func(b Backend) (*upstream.Ticket, error) { return b.Tickets.UpdateTicket(ctx, req.GetTicketId(), p) },
+	return run(ctx, s.backends, v, func(b Backend) (*upstream.Ticket, error) {
+		attrs, err := checkedAttributes(ctx, b, "", req.GetTicketId(), req.GetTicketAttributes(), false)
+		if err != nil {
+			return nil, err
+		}
+		p.Attributes = attrs
+		return b.Tickets.UpdateTicket(ctx, req.GetTicketId(), p)
+	},
 		func(t *upstream.Ticket) *gatewayv1.UpdateTicketResponse {
 			return &gatewayv1.UpdateTicketResponse{Ticket: ticketToProto(t)}
 		})

@@ -393,7 +393,7 @@ func TestTicketRequestsReachIntercom(t *testing.T) {
 			return err
 		}, "CreateTicket", []any{upstream.CreateTicketParams{
 			TicketTypeID: "1", Contacts: []upstream.ContactIdentifier{{ExternalID: "ext-1"}}, CompanyID: "co", CreatedAt: 1700000000,
-			Attributes:      map[string]any{"_default_title_": "Printer on fire", "count": float64(2)},
+			Attributes:      map[string]any{"_default_title_": "Printer on fire", "count": int64(2)},
 			AdminAssigneeID: "5", TeamAssigneeID: "6", SkipNotifications: true,
 		}}},
 		{"get", func(ctx context.Context, s *service.TicketService) error {

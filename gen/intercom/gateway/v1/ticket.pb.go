@@ -37,9 +37,9 @@ type Ticket struct {
 	Category TicketCategory `protobuf:"varint,3,opt,name=category,proto3,enum=intercom.gateway.v1.TicketCategory" json:"category,omitempty"`
 	// The ticket's data, keyed by attribute name. The built-in title and
 	// description use the keys `_default_title_` and `_default_description_`.
-	// In answers, a list attribute holds the selected item's label, as
-	// Intercom returns it; in requests, the value is passed to Intercom as
-	// given.
+	// In answers, a list attribute holds what Intercom returns (the selected
+	// item's label); the gateway never translates answers. In requests, list
+	// values may be the item's id or label and are sent as the id.
 	TicketAttributes map[string]*structpb.Value `protobuf:"bytes,4,rep,name=ticket_attributes,json=ticketAttributes,proto3" json:"ticket_attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The state the ticket is in.
 	TicketState *TicketState `protobuf:"bytes,5,opt,name=ticket_state,json=ticketState,proto3" json:"ticket_state,omitempty"`

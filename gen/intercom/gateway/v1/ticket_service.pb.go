@@ -199,8 +199,18 @@ type CreateTicketRequest struct {
 	// When the ticket was created. Defaults to now.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// The ticket's data, keyed by attribute name. Use `_default_title_` and
-	// `_default_description_` for the built-in title and description, and the
-	// list item id for list attributes.
+	// `_default_description_` for the built-in title and description.
+	//
+	// Values are checked against the ticket type (GetTicketType) before
+	// anything is sent to Intercom: unknown or archived attributes, values of
+	// the wrong type for the attribute's data type (string; list; integer and
+	// datetime as whole numbers, datetime in Unix seconds; decimal; boolean;
+	// files as a list), and missing attributes that are required to create
+	// are refused with INVALID_ARGUMENT and one field violation per attribute
+	// (`ticket_attributes["Name"]`). Intercom wants the list item's id for a
+	// list attribute; the gateway accepts the id or the item's label (case
+	// does not matter) and sends the id. A null value clears an optional
+	// attribute.
 	TicketAttributes map[string]*structpb.Value `protobuf:"bytes,5,rep,name=ticket_attributes,json=ticketAttributes,proto3" json:"ticket_attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The admin to assign the ticket to. Needs Intercom 2.14 or later.
 	AdminAssigneeId string `protobuf:"bytes,6,opt,name=admin_assignee_id,json=adminAssigneeId,proto3" json:"admin_assignee_id,omitempty"`
@@ -453,7 +463,10 @@ type UpdateTicketRequest struct {
 	// The ticket's `id`.
 	TicketId string `protobuf:"bytes,1,opt,name=ticket_id,json=ticketId,proto3" json:"ticket_id,omitempty"`
 	// Attributes to change, keyed by name. Attributes not listed keep their
-	// values.
+	// values. They are checked against the ticket's type as in
+	// CreateTicketRequest.ticket_attributes (except that none is required),
+	// and list values may be given by label; null clears an optional
+	// attribute.
 	TicketAttributes map[string]*structpb.Value `protobuf:"bytes,2,rep,name=ticket_attributes,json=ticketAttributes,proto3" json:"ticket_attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Moves the ticket to the default state of this category. SUBMITTED
 	// cannot be set. Do not combine with `ticket_state_id`.

@@ -34,6 +34,14 @@ const (
 //
 // TicketTypeService manages ticket types, their attributes, and lists ticket
 // states.
+//
+// Reads (ListTicketTypes, GetTicketType, ListTicketStates) are answered from
+// the gateway's per-workspace schema cache; writes through the gateway
+// update it at once. The response header `x-gateway-cache` (REST:
+// `X-Gateway-Cache`) says `hit`, `miss` or `stale` (Intercom failed and an
+// older answer was served); `cache-control: no-cache` asks for a fresh read.
+// CreateTicket and UpdateTicket carry the same header for the schema their
+// attributes were checked against.
 type TicketTypeServiceClient interface {
 	// Lists every ticket type of the workspace, archived ones included.
 	// Intercom does not paginate this list.
@@ -139,6 +147,14 @@ func (c *ticketTypeServiceClient) ListTicketStates(ctx context.Context, in *List
 //
 // TicketTypeService manages ticket types, their attributes, and lists ticket
 // states.
+//
+// Reads (ListTicketTypes, GetTicketType, ListTicketStates) are answered from
+// the gateway's per-workspace schema cache; writes through the gateway
+// update it at once. The response header `x-gateway-cache` (REST:
+// `X-Gateway-Cache`) says `hit`, `miss` or `stale` (Intercom failed and an
+// older answer was served); `cache-control: no-cache` asks for a fresh read.
+// CreateTicket and UpdateTicket carry the same header for the schema their
+// attributes were checked against.
 type TicketTypeServiceServer interface {
 	// Lists every ticket type of the workspace, archived ones included.
 	// Intercom does not paginate this list.
