@@ -76,7 +76,9 @@ func assertViolations(t *testing.T, err error, want []violation) {
 func TestTicketAttributesAreCheckedAgainstTheSchema(t *testing.T) {
 	t.Parallel()
 	str, num, boolean := structpb.NewStringValue, structpb.NewNumberValue, structpb.NewBoolValue
-	list := func(vs ...*structpb.Value) *structpb.Value { return structpb.NewListValue(&structpb.ListValue{Values: vs}) }
+	list := func(vs ...*structpb.Value) *structpb.Value {
+		return structpb.NewListValue(&structpb.ListValue{Values: vs})
+	}
 	null := structpb.NewNullValue()
 	file := func() *structpb.Value {
 		v, _ := structpb.NewValue(map[string]any{"name": "a.png", "url": "https://example.com/a.png"})
