@@ -18,14 +18,15 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
+	"github.com/intercom-gateway/intercom-gateway/schemacache"
 	"github.com/intercom-gateway/intercom-gateway/server"
 	"github.com/intercom-gateway/intercom-gateway/service"
 	"github.com/intercom-gateway/intercom-gateway/upstream"
 	"github.com/intercom-gateway/intercom-gateway/upstream/sandbox"
 )
 
-// startOnSandbox runs the real stack: server → service → upstream client →
-// the sandbox on a loopback httptest server.
+// startOnSandbox runs the real stack: server → service → schema cache →
+// upstream client → the sandbox on a loopback httptest server.
 func startOnSandbox(t *testing.T, sb *sandbox.Server, clientOpts ...upstream.Option) *gateway {
 	t.Helper()
 	hs := httptest.NewServer(sb)
@@ -34,13 +35,38 @@ func startOnSandbox(t *testing.T, sb *sandbox.Server, clientOpts ...upstream.Opt
 	if err != nil {
 		t.Fatal(err)
 	}
+	cache, err := schemacache.New(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cache.Close() })
+	backends := service.Single("default", cache)
 	discard := service.WithLogger(slog.New(slog.DiscardHandler))
 	g := startGatewayWith(t, server.Config{}, server.Services{
-		Tickets:     service.NewTicketService(service.Single("default", client), discard),
-		TicketTypes: service.NewTicketTypeService(service.Single("default", client), discard),
-		Tags:        service.NewTagService(service.Single("default", client), discard),
+		Tickets:     service.NewTicketService(backends, discard),
+		TicketTypes: service.NewTicketTypeService(backends, discard),
+		Tags:        service.NewTagService(backends, discard),
 	})
+	g.cache = cache
 	return g
+}
+
+// warmSchemas loads the seeded ticket types and the types of the seeded
+// tickets into g's schema cache, as earlier calls would have: a ticket write
+// then sends Intercom only the write itself.
+func warmSchemas(t *testing.T, g *gateway) {
+	t.Helper()
+	for _, id := range []string{sandbox.SeedTicketTypeBug, sandbox.SeedTicketTypeInternal, sandbox.SeedTicketTypeIncident} {
+		if _, err := g.cache.TicketType(t.Context(), id); err != nil {
+			t.Fatalf("warming the schema cache: %v", err)
+		}
+	}
+	for _, id := range []string{sandbox.SeedTicketLogin, sandbox.SeedTicketExport, sandbox.SeedTicketTypo,
+		sandbox.SeedTicketDark, sandbox.SeedTicketRefund, sandbox.SeedTicketOutage} {
+		if _, err := g.cache.TicketTypeOf(t.Context(), id); err != nil {
+			t.Fatalf("warming the schema cache: %v", err)
+		}
+	}
 }
 
 func TestRESTAndGRPCAnswerAlikeOnTheSandbox(t *testing.T) {

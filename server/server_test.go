@@ -27,6 +27,7 @@ import (
 
 	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
 	"github.com/intercom-gateway/intercom-gateway/gen/openapiv2"
+	"github.com/intercom-gateway/intercom-gateway/schemacache"
 	"github.com/intercom-gateway/intercom-gateway/server"
 	"github.com/intercom-gateway/intercom-gateway/upstream"
 )
@@ -92,6 +93,8 @@ type gateway struct {
 	logs    *syncBuffer
 	stop    context.CancelFunc
 	done    chan error // Serve's result
+	// cache is the workspace's schema cache, when the gateway has one.
+	cache *schemacache.Cache
 }
 
 // startGateway serves tags, and Unimplemented ticket and ticket type services.

@@ -38,6 +38,10 @@ func checkedAttributes(ctx context.Context, b Backend, typeID, ticketID string, 
 	if !create && len(attrs) == 0 {
 		return nil, nil
 	}
+	if b.Schema == nil {
+		// A Backends that built its Backend by hand, without BackendFor.
+		b.Schema = uncachedSchema{types: b.TicketTypes, tickets: b.Tickets}
+	}
 	load := func(ctx context.Context) (*upstream.TicketType, error) {
 		id := typeID
 		if id == "" {

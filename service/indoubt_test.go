@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
+	"github.com/intercom-gateway/intercom-gateway/schemacache"
 	"github.com/intercom-gateway/intercom-gateway/service"
 	"github.com/intercom-gateway/intercom-gateway/upstream"
 	"github.com/intercom-gateway/intercom-gateway/upstream/sandbox"
@@ -65,8 +66,20 @@ func newInDoubtEnv(t *testing.T, clientOpts ...upstream.Option) *inDoubtEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The workspace's schema cache, warm as in a running gateway, so that
+	// the creates below send Intercom only the create (and its searches).
+	cache, err := schemacache.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cache.Close() })
+	warm, cancel := context.WithTimeout(t.Context(), 10*time.Second) // beyond the client's short timeouts
+	defer cancel()
+	if _, err := cache.TicketType(warm, "1"); err != nil {
+		t.Fatal(err)
+	}
 	store := service.NewMemoryIdempotencyStore(time.Hour, service.WithStoreClock(fc.Now))
-	svc := service.NewTicketService(service.Single("default", c), service.WithClock(fc.Now), service.WithIdempotencyStore(store),
+	svc := service.NewTicketService(service.Single("default", cache), service.WithClock(fc.Now), service.WithIdempotencyStore(store),
 		service.WithInDoubtPolicy(service.InDoubtPolicy{IndexLag: 2 * time.Minute, ClockSkew: time.Minute, Poll: 5 * time.Second, MaxPages: 3}))
 	return &inDoubtEnv{sb: sb, clock: fc, client: counter, svc: svc, store: store}
 }
