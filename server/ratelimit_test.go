@@ -29,10 +29,10 @@ func TestLimiterRefusalOnBothTransports(t *testing.T) {
 	g := startOnSandbox(t, sb, upstream.WithLimiter(lim))
 	// A local budget of 2 holds a burst of 1 and refills 1 per 10 s, so
 	// one call passes at once and the next waits longer than MaxWait.
-	if resp, body := g.do(t, http.MethodGet, "/v1/ticket-types", "", nil); resp.StatusCode != http.StatusOK {
+	if resp, body := g.do(t, http.MethodGet, "/v1/tags", "", nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("first call: HTTP %d %s", resp.StatusCode, body)
 	}
-	resp, body := g.do(t, http.MethodGet, "/v1/ticket-types", "", nil)
+	resp, body := g.do(t, http.MethodGet, "/v1/tags", "", nil)
 	if resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("HTTP %d %s, want 429", resp.StatusCode, body)
 	}
