@@ -139,6 +139,10 @@ func (c *Cache) TicketTypeOf(ctx context.Context, ticketID string) (string, erro
 	})
 }
 
+// Prime caches t as if it had just been loaded from Intercom, without
+// telling other replicas: a warm-up with types read elsewhere.
+func (c *Cache) Prime(t *upstream.TicketType) { c.types.set(t.ID, t) }
+
 // GetTicketType answers from the cache (service.TicketTypeAPI).
 func (c *Cache) GetTicketType(ctx context.Context, id string) (*upstream.TicketType, error) {
 	return c.TicketType(ctx, id)

@@ -23,6 +23,7 @@ import (
 	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
 	"github.com/intercom-gateway/intercom-gateway/internal/redistest"
 	"github.com/intercom-gateway/intercom-gateway/ratelimit"
+	"github.com/intercom-gateway/intercom-gateway/schemacache"
 	"github.com/intercom-gateway/intercom-gateway/server"
 	"github.com/intercom-gateway/intercom-gateway/service"
 	"github.com/intercom-gateway/intercom-gateway/service/redisstore"
@@ -77,8 +78,26 @@ func startMatrixStack(t *testing.T, spec stackSpec) *matrixEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The workspace's schema cache, primed with the type the creates use
+	// (read by a client outside the limiter), as in a running gateway: the
+	// cases count what the calls themselves send.
+	cache, err := schemacache.New(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cache.Close() })
+	plain, err := upstream.New(upstream.WithToken("test-token"), upstream.WithBaseURL(hs.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bug, err := plain.GetTicketType(t.Context(), sandbox.SeedTicketTypeBug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache.Prime(bug)
+	e.sb.ResetRequests()
 	discard := service.WithLogger(slog.New(slog.DiscardHandler))
-	b := service.Single("default", client)
+	b := service.Single("default", cache)
 	store := service.IdempotencyStore(service.NewMemoryIdempotencyStore(time.Hour, service.WithStoreClock(e.clock.Now)))
 	if spec.store != nil {
 		store = spec.store(t, e)
