@@ -175,8 +175,15 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 
 	// Ticket-type schemas are cached per workspace: reads are answered from
 	// memory and ticket writes are checked against them before Intercom.
+	// With Redis, writes reach the other replicas' caches (the bus is added
+	// below, before the registry builds the caches).
+	var schemaBus schemacache.Bus
 	regOpts = append(regOpts, workspace.WithClientWrapper(func(w config.Workspace, c *upstream.Client) (service.Client, error) {
-		return schemacache.New(c, schemacache.WithWorkspace(w.Name), schemacache.WithLogger(log.With("component", "schemacache")))
+		opts := []schemacache.Option{schemacache.WithWorkspace(w.Name), schemacache.WithLogger(log.With("component", "schemacache"))}
+		if schemaBus != nil {
+			opts = append(opts, schemacache.WithBus(schemaBus))
+		}
+		return schemacache.New(c, opts...)
 	}))
 	// Rate budgets: shared by the replicas through Redis when one is
 	// configured, else kept in this process.
@@ -199,6 +206,9 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		ticketOpts = append(ticketOpts, service.WithIdempotencyStore(redisstore.New(rdb, 24*time.Hour,
 			redisstore.WithTimeout(max(rlCfg.RedisTimeout, 100*time.Millisecond)), redisstore.WithLogger(log.With("component", "request_id_store")))))
 		log.Info("rate budgets are shared with the other replicas through Redis", "replica", shared.ReplicaID())
+		bus := schemacache.NewRedisBus(rdb, schemacache.WithBusLogger(log.With("component", "schemacache")))
+		defer bus.Close()
+		schemaBus = bus
 	} else {
 		limiters = ratelimit.NewLocal(rlCfg)
 		log.Info("rate budgets are kept in this process (no redis.addr): right for a single replica only")
