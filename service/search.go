@@ -332,8 +332,11 @@ func (p pageTokens) decode(scope string, q *gatewayv1.TicketQuery, token string)
 	if !ok {
 		return "", errForeignToken
 	}
-	payload, err1 := base64.RawURLEncoding.DecodeString(body)
-	mac, err2 := base64.RawURLEncoding.DecodeString(sig)
+	// Strict: a lenient decoder ignores the unused low bits of the last
+	// character, so several strings would decode to one token; only the
+	// issued spelling is accepted.
+	payload, err1 := base64.RawURLEncoding.Strict().DecodeString(body)
+	mac, err2 := base64.RawURLEncoding.Strict().DecodeString(sig)
 	if err1 != nil || err2 != nil || !hmac.Equal(mac, p.mac(scope, payload)) {
 		return "", errForeignToken
 	}
