@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
@@ -53,10 +54,13 @@ func freeAddr(t *testing.T) string {
 func startGateway(t *testing.T, bin string) (grpcAddr, httpAddr, key string) {
 	t.Helper()
 	dir := t.TempDir()
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
+	// Hex, as an operator would store it: the gateway trims white space
+	// around a secret file's content, so raw random bytes could lose one.
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
 		t.Fatal(err)
 	}
+	secret := []byte(hex.EncodeToString(raw))
 	key, err := auth.NewKey()
 	if err != nil {
 		t.Fatal(err)
