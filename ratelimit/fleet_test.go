@@ -20,6 +20,7 @@ import (
 
 	"github.com/intercom-gateway/intercom-gateway/auth"
 	"github.com/intercom-gateway/intercom-gateway/internal/redistest"
+	"github.com/intercom-gateway/intercom-gateway/internal/testsupport"
 	"github.com/intercom-gateway/intercom-gateway/ratelimit"
 	"github.com/intercom-gateway/intercom-gateway/upstream"
 	"github.com/intercom-gateway/intercom-gateway/upstream/sandbox"
@@ -117,22 +118,7 @@ type fleetResult struct {
 	start                 time.Time
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuf = testsupport.SyncBuffer
 
 func runFleet(t *testing.T, o fleetOpts) fleetResult {
 	t.Helper()

@@ -27,6 +27,7 @@ import (
 
 	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
 	"github.com/intercom-gateway/intercom-gateway/gen/openapiv2"
+	"github.com/intercom-gateway/intercom-gateway/internal/testsupport"
 	"github.com/intercom-gateway/intercom-gateway/schemacache"
 	"github.com/intercom-gateway/intercom-gateway/server"
 	"github.com/intercom-gateway/intercom-gateway/upstream"
@@ -48,22 +49,7 @@ func (f *fakeTags) ListTags(ctx context.Context, r *gatewayv1.ListTagsRequest) (
 }
 
 // syncBuffer is a log sink that tests may read while the server writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer struct{ testsupport.SyncBuffer }
 
 // records decodes the JSON log lines whose msg is msg.
 func (s *syncBuffer) records(t *testing.T, msg string) []map[string]any {

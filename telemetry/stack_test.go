@@ -1,7 +1,6 @@
 package telemetry_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/intercom-gateway/intercom-gateway/internal/testsupport"
 	"github.com/intercom-gateway/intercom-gateway/ratelimit"
 	"github.com/intercom-gateway/intercom-gateway/schemacache"
 	"github.com/intercom-gateway/intercom-gateway/server"
@@ -175,23 +175,7 @@ func listen(t *testing.T) net.Listener {
 	return l
 }
 
-// syncBuffer is a log sink the test reads while the servers write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testsupport.SyncBuffer
 
 // accessLines are the access-log records ("gRPC call").
 func accessLines(t *testing.T, logs *syncBuffer) []map[string]any {

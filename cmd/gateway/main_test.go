@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +32,7 @@ import (
 	"github.com/intercom-gateway/intercom-gateway/auth"
 	"github.com/intercom-gateway/intercom-gateway/config"
 	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
+	"github.com/intercom-gateway/intercom-gateway/internal/testsupport"
 	"github.com/intercom-gateway/intercom-gateway/upstream/sandbox"
 )
 
@@ -40,23 +40,7 @@ func env(kv map[string]string) func(string) string {
 	return func(k string) string { return kv[k] }
 }
 
-// syncBuffer collects a gateway's log while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testsupport.SyncBuffer
 
 // startGateway runs the gateway in-process on free loopback ports until the
 // test ends and returns its addresses and its log.
