@@ -29,7 +29,14 @@ func FuzzLoad(f *testing.F) {
 	} {
 		f.Add(s)
 	}
+	// The file goes to a tmpfs when there is one: the disk write was three
+	// quarters of each input's wall time, and the file's content, not the
+	// disk, is what is fuzzed.
 	dir := f.TempDir()
+	if shm, err := os.MkdirTemp("/dev/shm", "fuzzload"); err == nil {
+		dir = shm
+		f.Cleanup(func() { _ = os.RemoveAll(shm) })
+	}
 	f.Fuzz(func(t *testing.T, yaml string) {
 		path := filepath.Join(dir, "gateway.yaml")
 		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
