@@ -11,8 +11,12 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/intercom-gateway/intercom-gateway/telemetry"
 )
 
 // ClientAuth says whether a listener asks for client certificates.
@@ -53,7 +57,7 @@ func LoadTLS(f TLSFiles) (*tls.Config, error) {
 	if f.CertFile == "" || f.KeyFile == "" {
 		return nil, errors.New("server: TLS needs both a certificate file and a key file")
 	}
-	kp := &keyPair{certFile: f.CertFile, keyFile: f.KeyFile}
+	kp := newKeyPair(f.CertFile, f.KeyFile)
 	if err := kp.reload(); err != nil {
 		return nil, fmt.Errorf("server: loading TLS certificate %s and key %s: %w", f.CertFile, f.KeyFile, err)
 	}
@@ -86,6 +90,25 @@ type keyPair struct {
 	mu                sync.Mutex
 	cert              *tls.Certificate
 	certMod, keyMod   time.Time
+	// badCertMod and badKeyMod are the modification times of a pair that
+	// failed to load, so that it is counted once, not at every handshake.
+	badCertMod, badKeyMod time.Time
+
+	reloads          metric.Int64Counter
+	reloadOK, failed metric.MeasurementOption
+}
+
+func newKeyPair(certFile, keyFile string) *keyPair {
+	k := &keyPair{certFile: certFile, keyFile: keyFile}
+	// gateway.config.reloads (see package telemetry): a renewed pair
+	// served without a restart is outcome ok; a changed pair that does not
+	// load (the previous one stays in service) is outcome error.
+	k.reloads, _ = otel.Meter("github.com/intercom-gateway/intercom-gateway/server").Int64Counter(telemetry.MetricConfigReloads, metric.WithUnit("{reload}"),
+		metric.WithDescription("Configuration files re-read while running, by kind (token, tls_certificate) and outcome (ok|error)."))
+	kind := telemetry.KeyKind.String(telemetry.ReloadTLSCertificate)
+	k.reloadOK = metric.WithAttributes(kind, telemetry.KeyWorkspace.String(""), telemetry.KeyOutcome.String("ok"))
+	k.failed = metric.WithAttributes(kind, telemetry.KeyWorkspace.String(""), telemetry.KeyOutcome.String("error"))
+	return k
 }
 
 func modTime(path string) time.Time {
@@ -104,11 +127,19 @@ func (k *keyPair) reload() error {
 	if k.cert != nil && cm.Equal(k.certMod) && km.Equal(k.keyMod) {
 		return nil
 	}
+	first := k.cert == nil
 	c, err := tls.LoadX509KeyPair(k.certFile, k.keyFile)
 	if err != nil {
+		if !first && !(cm.Equal(k.badCertMod) && km.Equal(k.badKeyMod)) {
+			k.badCertMod, k.badKeyMod = cm, km
+			k.reloads.Add(context.Background(), 1, k.failed)
+		}
 		return err
 	}
 	k.cert, k.certMod, k.keyMod = &c, cm, km
+	if !first {
+		k.reloads.Add(context.Background(), 1, k.reloadOK)
+	}
 	return nil
 }
 

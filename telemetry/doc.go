@@ -53,29 +53,43 @@
 //	           when no answer came (KeyStatus)
 //	outcome    what a step decided, per instrument below (KeyOutcome)
 //	degraded   true while the limiter runs without its shared store (KeyDegraded)
+//	kind       what was re-read: token or tls_certificate (KeyKind)
 //
-// Metrics:
+// Metrics (every gateway.* instrument the code creates; a test,
+// TestDocListsEveryMetric, fails when one is missing here):
 //
-//	gateway.upstream.requests           counter   {request}  workspace, operation, status    [gateway_upstream_requests_total]
-//	gateway.upstream.duration           histogram s          workspace, operation, status    [gateway_upstream_duration_seconds]
-//	gateway.upstream.ratelimit.remaining gauge    {request}  workspace                       [gateway_upstream_ratelimit_remaining]
-//	gateway.upstream.ratelimit.limit    gauge     {request}  workspace                       [gateway_upstream_ratelimit_limit]
-//	gateway.ratelimit.wait              histogram s          workspace, outcome, degraded    [gateway_ratelimit_wait_seconds]
-//	gateway.ratelimit.refusals          counter   {request}  workspace, outcome              [gateway_ratelimit_refusals_total]
-//	gateway.ratelimit.degraded          gauge     1          workspace (1 degraded, 0 not)   [gateway_ratelimit_degraded]
-//	gateway.schemacache.hits            counter   {lookup}   workspace                       [gateway_schemacache_hits_total]
-//	gateway.schemacache.misses          counter   {lookup}   workspace                       [gateway_schemacache_misses_total]
-//	gateway.schemacache.refreshes       counter   {refresh}  workspace, outcome (ok|error)   [gateway_schemacache_refreshes_total]
-//	gateway.schemacache.stale_serves    counter   {lookup}   workspace                       [gateway_schemacache_stale_serves_total]
-//	gateway.create.in_doubt             counter   {create}   workspace, outcome              [gateway_create_in_doubt_total]
-//	gateway.config.reloads              counter   {reload}   outcome (ok|error)              [gateway_config_reloads_total]
-//	gateway.token.reloads               counter   {reload}   workspace, outcome (ok|error)   [gateway_token_reloads_total]
+//	gateway.upstream.requests             counter   {request}      workspace, operation, status     [gateway_upstream_requests_total]
+//	gateway.upstream.duration             histogram s              workspace, operation, status     [gateway_upstream_duration_seconds]
+//	gateway.upstream.ratelimit.remaining  gauge     {request}      workspace                        [gateway_upstream_ratelimit_remaining]
+//	gateway.upstream.ratelimit.limit      gauge     {request}      workspace                        [gateway_upstream_ratelimit_limit]
+//	gateway.upstream.credentials_rejected counter   {response}     operation, http_status (401|403) [gateway_upstream_credentials_rejected_total]
+//	gateway.ratelimit.wait                histogram s              workspace, outcome, degraded     [gateway_ratelimit_wait_seconds]
+//	gateway.ratelimit.refusals            counter   {request}      workspace, outcome (the reason)  [gateway_ratelimit_refusals_total]
+//	gateway.ratelimit.degraded            gauge     1              workspace (1 degraded, 0 not)    [gateway_ratelimit_degraded]
+//	gateway.ratelimit.mode_transitions    counter   {transition}   outcome (shared|degraded)        [gateway_ratelimit_mode_transitions_total]
+//	gateway.ratelimit.redis.round_trips   counter   {roundtrip}    outcome (the kind, or error)     [gateway_ratelimit_redis_round_trips_total]
+//	gateway.ratelimit.upstream_429        counter   {response}     workspace, operation             [gateway_ratelimit_upstream_429_total]
+//	gateway.schemacache.hits              counter   {lookup}       workspace                        [gateway_schemacache_hits_total]
+//	gateway.schemacache.misses            counter   {lookup}       workspace                        [gateway_schemacache_misses_total]
+//	gateway.schemacache.refreshes         counter   {refresh}      workspace, outcome (ok|error)    [gateway_schemacache_refreshes_total]
+//	gateway.schemacache.stale_serves      counter   {lookup}       workspace                        [gateway_schemacache_stale_serves_total]
+//	gateway.schemacache.invalidations     counter   {invalidation} workspace, outcome (the cause)   [gateway_schemacache_invalidations_total]
+//	gateway.create.in_doubt               counter   {create}       workspace, outcome               [gateway_create_in_doubt_total]
+//	gateway.config.reloads                counter   {reload}       kind, workspace, outcome         [gateway_config_reloads_total]
 //
 // Outcomes: for the limiter wait granted, refused or canceled (refusals
 // count refused with the reason as outcome: budget, paused, concurrency,
-// deadline); for in-doubt creates lost (a create's answer was lost, so it
-// went in doubt), then per reconciliation found (it found the ticket),
-// absent (it proved none was made) or unresolved (it could not tell yet).
+// deadline); for the limiter's Redis round trips lease, heartbeat, pause
+// or error; for cache invalidations write (through this replica),
+// remote (another replica's, over the bus), resubscribed (the bus
+// reconnected and everything was dropped) or publish_error; for in-doubt
+// creates lost (a create's answer was lost, so it went in doubt), then per
+// reconciliation found (it found the ticket), absent (it proved none was
+// made) or unresolved (it could not tell yet); for config reloads ok (a
+// changed file was taken into use) or error (a changed file could not be
+// used and the previous value stays; counted once until the file changes
+// again). Config reloads of kind token carry the token's workspace, those
+// of kind tls_certificate an empty one.
 //
 // RPC rate, latency and codes come from otelgrpc (rpc.server.call.duration
 // [rpc_server_call_duration_seconds], by rpc.method and

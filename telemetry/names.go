@@ -11,6 +11,7 @@ const (
 	KeyStatus    = attribute.Key("status")
 	KeyOutcome   = attribute.Key("outcome")
 	KeyDegraded  = attribute.Key("degraded")
+	KeyKind      = attribute.Key("kind")
 	// KeyIntercomRequestID is Intercom's request_id of one answer. It is a
 	// span attribute only: as a metric label it would be unbounded.
 	KeyIntercomRequestID = attribute.Key("intercom.request_id")
@@ -31,7 +32,12 @@ const (
 	MetricCacheStaleServes  = "gateway.schemacache.stale_serves"
 	MetricCreateInDoubt     = "gateway.create.in_doubt"
 	MetricConfigReloads     = "gateway.config.reloads"
-	MetricTokenReloads      = "gateway.token.reloads"
+)
+
+// Kinds of gateway.config.reloads: what was re-read while running.
+const (
+	ReloadToken          = "token"           // a workspace's Intercom token file
+	ReloadTLSCertificate = "tls_certificate" // a listener's certificate and key
 )
 
 // Span names of the gateway's own work.

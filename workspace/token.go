@@ -45,19 +45,20 @@ type FileToken struct {
 
 	reloads          metric.Int64Counter
 	reloadOK, failed metric.MeasurementOption
+	failing          bool // the last re-read failed; touched by run only
 }
 
 // WatchOption configures WatchFile.
 type WatchOption func(*FileToken)
 
-// ReportAs labels the file's gateway.token.reloads metric with the
-// workspace it belongs to (outcome ok for a new token, error for a re-read
-// that failed). Without it the workspace label is empty.
+// ReportAs labels the file's reloads (gateway.config.reloads, kind token)
+// with the workspace it belongs to (outcome ok for a new token, error for a
+// re-read that failed). Without it the workspace label is empty.
 func ReportAs(workspace string) WatchOption {
 	return func(t *FileToken) {
-		ws := telemetry.KeyWorkspace.String(workspace)
-		t.reloadOK = metric.WithAttributes(ws, telemetry.KeyOutcome.String("ok"))
-		t.failed = metric.WithAttributes(ws, telemetry.KeyOutcome.String("error"))
+		kind, ws := telemetry.KeyKind.String(telemetry.ReloadToken), telemetry.KeyWorkspace.String(workspace)
+		t.reloadOK = metric.WithAttributes(kind, ws, telemetry.KeyOutcome.String("ok"))
+		t.failed = metric.WithAttributes(kind, ws, telemetry.KeyOutcome.String("error"))
 	}
 }
 
@@ -70,8 +71,8 @@ func WatchFile(path string, poll time.Duration, log *slog.Logger, opts ...WatchO
 	for _, o := range opts {
 		o(t)
 	}
-	t.reloads, _ = otel.Meter("github.com/intercom-gateway/intercom-gateway/workspace").Int64Counter(telemetry.MetricTokenReloads,
-		metric.WithUnit("{reload}"), metric.WithDescription("Intercom token files re-read with a new token (ok) or failing (error)."))
+	t.reloads, _ = otel.Meter("github.com/intercom-gateway/intercom-gateway/workspace").Int64Counter(telemetry.MetricConfigReloads,
+		metric.WithUnit("{reload}"), metric.WithDescription("Configuration files re-read while running, by kind (token, tls_certificate) and outcome (ok|error)."))
 	tok, err := readToken(path)
 	if err != nil {
 		return nil, err
@@ -130,10 +131,16 @@ func (t *FileToken) run(poll time.Duration) {
 func (t *FileToken) reload() {
 	tok, err := readToken(t.path)
 	if err != nil {
-		t.reloads.Add(context.Background(), 1, t.failed)
+		// A broken file is seen by every event and poll until it is fixed;
+		// count it once, when it breaks.
+		if !t.failing {
+			t.reloads.Add(context.Background(), 1, t.failed)
+		}
+		t.failing = true
 		t.log.Warn("re-reading the Intercom token file failed; keeping the current token", "file", t.path, "error", err.Error())
 		return
 	}
+	t.failing = false
 	if tok != t.Token() {
 		t.cur.Store(&tok)
 		t.reloads.Add(context.Background(), 1, t.reloadOK)
