@@ -332,12 +332,14 @@ func (p pageTokens) decode(scope string, q *gatewayv1.TicketQuery, token string)
 	if !ok {
 		return "", errForeignToken
 	}
-	// Strict: a lenient decoder ignores the unused low bits of the last
-	// character, so several strings would decode to one token; only the
-	// issued spelling is accepted.
+	// Only the issued spelling is accepted: the decoder ignores the unused
+	// low bits of the last character (unless Strict) and, even when Strict,
+	// skips '\r' and '\n' anywhere, so several strings would decode to one
+	// token. Re-encoding and comparing rules out every other spelling.
 	payload, err1 := base64.RawURLEncoding.Strict().DecodeString(body)
 	mac, err2 := base64.RawURLEncoding.Strict().DecodeString(sig)
-	if err1 != nil || err2 != nil || !hmac.Equal(mac, p.mac(scope, payload)) {
+	if err1 != nil || err2 != nil || base64.RawURLEncoding.EncodeToString(payload) != body ||
+		base64.RawURLEncoding.EncodeToString(mac) != sig || !hmac.Equal(mac, p.mac(scope, payload)) {
 		return "", errForeignToken
 	}
 	var t pageToken
