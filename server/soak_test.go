@@ -1,31 +1,31 @@
 package server_test
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"html"
-	"log/slog"
+	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/intercom-gateway/intercom-gateway/ratelimit"
-	"github.com/intercom-gateway/intercom-gateway/server"
-	"github.com/intercom-gateway/intercom-gateway/service"
-	"github.com/intercom-gateway/intercom-gateway/upstream"
+	"github.com/intercom-gateway/intercom-gateway/internal/redistest"
 	"github.com/intercom-gateway/intercom-gateway/upstream/sandbox"
 )
 
@@ -36,43 +36,29 @@ var (
 	soakOut      = flag.String("soak.out", "soak-results", "directory for soak.json and soak.html")
 )
 
-// countingTransport counts Intercom's answers by status.
-type countingTransport struct {
-	next  http.RoundTripper
-	n429  atomic.Int64
-	total atomic.Int64
-}
-
-func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := c.next.RoundTrip(r)
-	c.total.Add(1)
-	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
-		c.n429.Add(1)
-	}
-	return resp, err
-}
-
-// soakSample is one point of the series.
+// soakSample is one point of the series. Memory and goroutines are the
+// gateway process's own (the sandbox, Redis and the load generator run in
+// other processes).
 type soakSample struct {
-	Seconds     float64 `json:"t_s"`
-	RSSKiB      int64   `json:"rss_kib"`
-	HeapKiB     uint64  `json:"heap_kib"`
-	Goroutines  int     `json:"goroutines"`
-	Calls       int64   `json:"calls"`
-	Unexpected  int64   `json:"unexpected_errors"`
-	FaultErrors int64   `json:"fault_errors"`
-	Upstream429 int64   `json:"upstream_429s"`
+	Seconds      float64 `json:"t_s"`
+	RSSKiB       int64   `json:"rss_kib"`
+	HeapInuseKiB int64   `json:"heap_inuse_kib"`
+	Goroutines   int     `json:"goroutines"`
+	Calls        int64   `json:"calls"`
+	Unexpected   int64   `json:"unexpected_errors"`
+	FaultErrors  int64   `json:"fault_errors"`
+	Upstream429  int64   `json:"upstream_429s"`
+	Upstream     int64   `json:"upstream_requests"`
 }
 
-func rssKiB() int64 {
-	f, err := os.Open("/proc/self/status")
+// rssKiB is VmRSS of process pid.
+func rssKiB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return -1
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
 			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			return n
 		}
@@ -80,40 +66,184 @@ func rssKiB() int64 {
 	return -1
 }
 
-// TestSoak runs a steady load through gRPC and REST with faults sprinkled
-// in (2% 503s, 1% connection resets, 1% slow bodies on every Intercom
-// route) and records, every 5 s: RSS and heap of this process (gateway
-// and sandbox together), goroutines, calls, unexpected errors and 429s
-// from Intercom. Errors that the faults explain (UNAVAILABLE after the
-// retries, CREATE_IN_DOUBT, DEADLINE_EXCEEDED) are counted apart; anything
-// else is unexpected. The gateway's limiter budget sits under the
-// sandbox's, so Intercom should never answer 429. Run by make soak.
+// gatewayProfile reads the gateway's goroutine count and HeapInuse from its
+// admin listener (/debug/pprof/, admin_addr).
+func gatewayProfile(adminAddr string) (goroutines int, heapInuseKiB int64) {
+	goroutines, heapInuseKiB = -1, -1
+	get := func(path string) string {
+		resp, err := http.Get("http://" + adminAddr + path)
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	// "goroutine profile: total N"
+	if g := get("/debug/pprof/goroutine?debug=1"); g != "" {
+		line, _, _ := strings.Cut(g, "\n")
+		if i := strings.LastIndex(line, " "); i >= 0 {
+			goroutines, _ = strconv.Atoi(line[i+1:])
+		}
+	}
+	// The heap profile ends with runtime.MemStats as "# HeapInuse = N".
+	for _, line := range strings.Split(get("/debug/pprof/heap?debug=1"), "\n") {
+		if rest, ok := strings.CutPrefix(line, "# HeapInuse = "); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+			heapInuseKiB = n / 1024
+		}
+	}
+	return goroutines, heapInuseKiB
+}
+
+// soakProc is a child process of the soak, killed when the test ends.
+type soakProc struct {
+	cmd  *exec.Cmd
+	logs *syncBuffer
+}
+
+func startSoakProc(t *testing.T, bin string, args, env []string) *soakProc {
+	t.Helper()
+	p := &soakProc{cmd: exec.Command(bin, args...), logs: &syncBuffer{}}
+	p.cmd.Env = env
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-done
+		}
+	})
+	return p
+}
+
+func soakFreeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func soakWait(t *testing.T, what, url string, p *soakProc) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+	}
+	t.Fatalf("%s never answered %s:\n%s", what, url, p.logs.String())
+}
+
+// sandboxStats reads GET /__sandbox/stats.
+func sandboxStats(addr string) sandbox.Stats {
+	var st sandbox.Stats
+	resp, err := http.Get("http://" + addr + "/__sandbox/stats")
+	if err != nil {
+		return sandbox.Stats{Requests: -1, RateLimited: -1}
+	}
+	defer resp.Body.Close()
+	_ = json.NewDecoder(resp.Body).Decode(&st)
+	return st
+}
+
+// TestSoak runs a steady load through gRPC and REST against the gateway
+// binary, as production runs it: its own process, with Redis (rate budget
+// and request_id results shared, as with replicas) and the Intercom
+// simulator in a process of its own (`gateway sandbox`, budget 1,000 per
+// 10 s), with faults sprinkled in (2% 503s and 1% connection resets on
+// every route, 20 ms slow bodies on GetTicket). Every 5 s it records the
+// gateway process's RSS, HeapInuse and goroutines (from its admin
+// listener), calls, unexpected errors and the 429s the simulator answered.
+// Errors the faults explain (UNAVAILABLE after the retries, ABORTED
+// CREATE_IN_DOUBT, DEADLINE_EXCEEDED) are counted apart; anything else is
+// unexpected. The gateway's budget (800 per 10 s) sits under the
+// simulator's, so Intercom should never answer 429.
+//
+// It fails on an unexpected error, an upstream 429, or RSS after the
+// warm-up (the first minute, or the first fifth of a shorter run) outside
+// a band of 10% (max/min - 1 over the remaining samples). Run by make soak.
 func TestSoak(t *testing.T) {
 	if *soakDuration <= 0 {
 		t.Skip("soak runs only with -soak.duration (make soak)")
 	}
-	sb := sandbox.New(sandbox.WithRateLimit(1000, 10*time.Second), sandbox.WithRandSeed(13))
-	hs := httptest.NewServer(sb)
-	defer hs.Close()
-	ct := &countingTransport{next: &http.Transport{MaxIdleConnsPerHost: 64}}
-	lim := ratelimit.NewLocal(ratelimit.Config{MaxWait: 5 * time.Second}).For("default", ratelimit.Budget{Limit: 800})
-	p := upstream.DefaultRetryPolicy()
-	p.BaseBackoff = 5 * time.Millisecond
-	client, err := upstream.New(upstream.WithToken("soak-token"), upstream.WithBaseURL(hs.URL), upstream.WithTransport(ct),
-		upstream.WithLimiter(lim), upstream.WithRetryPolicy(p))
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("needs /proc to read the gateway's RSS")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "gateway")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/gateway").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	rdb := redistest.Start(t)
+	env := []string{"PATH=" + os.Getenv("PATH")}
+
+	sbAddr := soakFreeAddr(t)
+	sbProc := startSoakProc(t, bin, []string{"sandbox", "--addr", sbAddr, "--rate-limit", "1000"}, env)
+	soakWait(t, "the sandbox", "http://"+sbAddr+"/__sandbox/stats", sbProc)
+
+	grpcAddr, httpAddr, adminAddr := soakFreeAddr(t), soakFreeAddr(t), soakFreeAddr(t)
+	cfg := fmt.Sprintf(`listen:
+  grpc_addr: %q
+  http_addr: %q
+  admin_addr: %q
+log:
+  level: warn
+  format: json
+workspaces:
+  - name: main
+    base_url: http://%s
+    token_env: SOAK_SANDBOX_TOKEN
+    rate_limit:
+      app_per_10s: 800
+      workspace_per_10s: 800
+auth:
+  insecure_no_auth: true
+redis:
+  addr: %q
+rate_limit:
+  max_wait: 5s
+`, grpcAddr, httpAddr, adminAddr, sbAddr, rdb.Addr())
+	cfgFile := filepath.Join(dir, "gateway.yaml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gwProc := startSoakProc(t, bin, []string{"--config", cfgFile}, append(env, "SOAK_SANDBOX_TOKEN=soak-token"))
+	soakWait(t, "the gateway", "http://"+httpAddr+"/healthz", gwProc)
+	pid := gwProc.cmd.Process.Pid
+
+	for route, f := range map[string]sandbox.Fault{
+		"*":         {ErrorRate: 0.02, ResetRate: 0.01},
+		"getTicket": {ErrorRate: 0.02, ResetRate: 0.01, SlowBody: 20 * time.Millisecond},
+	} {
+		b, _ := json.Marshal(f)
+		req, _ := http.NewRequest(http.MethodPut, "http://"+sbAddr+"/__sandbox/faults/"+route, bytes.NewReader(b))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode/100 != 2 {
+			t.Fatalf("installing the %s fault: %v %v", route, err, resp)
+		}
+		resp.Body.Close()
+	}
+
+	conn, err := grpc.NewClient("passthrough:///"+grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	discard := service.WithLogger(slog.New(slog.DiscardHandler))
-	b := service.Single("default", client)
-	g := startGatewayWith(t, server.Config{}, server.Services{
-		Tickets:     service.NewTicketService(b, discard, service.WithIdempotencyStore(service.NewMemoryIdempotencyStore(time.Hour))),
-		TicketTypes: service.NewTicketTypeService(b, discard),
-		Tags:        service.NewTagService(b, discard),
-	})
-	sb.SetFault("*", sandbox.Fault{ErrorRate: 0.02, ResetRate: 0.01})
-	sb.SetFault("getTicket", sandbox.Fault{ErrorRate: 0.02, ResetRate: 0.01, SlowBody: 20 * time.Millisecond})
-	e := &matrixEnv{t: t, sb: sb, g: g, clock: &sharedClock{t: time.Now()}, rest: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	defer conn.Close()
+	e := &matrixEnv{t: t, g: &gateway{grpcURL: grpcAddr, httpURL: "http://" + httpAddr, conn: conn},
+		rest: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 
 	var calls, unexpected, faultErrs atomic.Int64
 	var firstUnexpected sync.Once
@@ -147,11 +277,11 @@ func TestSoak(t *testing.T) {
 	start := time.Now()
 	var series []soakSample
 	sample := func() {
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		series = append(series, soakSample{Seconds: time.Since(start).Seconds(), RSSKiB: rssKiB(), HeapKiB: ms.HeapAlloc / 1024,
-			Goroutines: runtime.NumGoroutine(), Calls: calls.Load(), Unexpected: unexpected.Load(),
-			FaultErrors: faultErrs.Load(), Upstream429: ct.n429.Load()})
+		g, heap := gatewayProfile(adminAddr)
+		st := sandboxStats(sbAddr)
+		series = append(series, soakSample{Seconds: time.Since(start).Seconds(), RSSKiB: rssKiB(pid), HeapInuseKiB: heap,
+			Goroutines: g, Calls: calls.Load(), Unexpected: unexpected.Load(), FaultErrors: faultErrs.Load(),
+			Upstream429: st.RateLimited, Upstream: st.Requests})
 	}
 	sample()
 	every := time.NewTicker(5 * time.Second)
@@ -177,16 +307,28 @@ loop:
 	sample()
 	writeSoak(t, series)
 	last := series[len(series)-1]
-	// RSS after warm-up (the first minute, or the first fifth of a short run).
-	warm := series[min(len(series)-1, max(1, len(series)/5))]
-	t.Logf("soak %v at %d/s: %d calls, %d unexpected errors, %d fault-explained errors, %d upstream 429s of %d Intercom requests; RSS %d KiB after warm-up -> %d KiB at the end (%+.1f%%); goroutines %d -> %d",
-		*soakDuration, *soakRate, last.Calls, last.Unexpected, last.FaultErrors, last.Upstream429, ct.total.Load(),
-		warm.RSSKiB, last.RSSKiB, 100*float64(last.RSSKiB-warm.RSSKiB)/float64(warm.RSSKiB), warm.Goroutines, last.Goroutines)
+	// After warm-up: from the first minute on (the first fifth of a
+	// shorter run), the samples taken under load.
+	warm := min(len(series)-2, max(1, min(12, len(series)/5)))
+	lo, hi := series[warm].RSSKiB, series[warm].RSSKiB
+	for _, s := range series[warm : len(series)-1] {
+		lo, hi = min(lo, s.RSSKiB), max(hi, s.RSSKiB)
+	}
+	band := 100 * float64(hi-lo) / float64(lo)
+	t.Logf("soak %v at %d/s: %d calls, %d unexpected errors, %d fault-explained errors, %d upstream 429s of %d Intercom requests",
+		*soakDuration, *soakRate, last.Calls, last.Unexpected, last.FaultErrors, last.Upstream429, last.Upstream)
+	t.Logf("gateway RSS: %d KiB at start, %d KiB at %.0f s (after warm-up); under load after warm-up %d..%d KiB (band %.1f%%); %d KiB after the load stopped",
+		series[0].RSSKiB, series[warm].RSSKiB, series[warm].Seconds, lo, hi, band, last.RSSKiB)
+	t.Logf("gateway goroutines: %d at start, %d after warm-up, %d at the end; HeapInuse %d KiB after warm-up, %d KiB at the end",
+		series[0].Goroutines, series[warm].Goroutines, last.Goroutines, series[warm].HeapInuseKiB, last.HeapInuseKiB)
 	if last.Unexpected != 0 {
 		t.Errorf("%d unexpected errors, want 0", last.Unexpected)
 	}
 	if last.Upstream429 != 0 {
 		t.Errorf("Intercom answered 429 %d times, want 0", last.Upstream429)
+	}
+	if band > 10 {
+		t.Errorf("gateway RSS after warm-up spans %d..%d KiB (%.1f%%), want within 10%%", lo, hi, band)
 	}
 }
 
@@ -232,12 +374,12 @@ func writeSoak(t *testing.T, series []soakSample) {
 	last := series[len(series)-1]
 	page := fmt.Sprintf(`<!doctype html><meta charset="utf-8"><title>gateway soak</title><body style="font-family:sans-serif">
 <h1>Soak: %.0f s, %d calls, %d unexpected errors, %d fault-explained errors, %d upstream 429s</h1>%s%s
-<p>Series: soak.json (one sample every 5 s). RSS is the whole test process: gateway, sandbox and load generator.</p></body>`,
+<p>Series: soak.json (one sample every 5 s). Memory and goroutines are the gateway process&#39;s own (the sandbox, Redis and the load generator run in other processes).</p></body>`,
 		last.Seconds, last.Calls, last.Unexpected, last.FaultErrors, last.Upstream429,
 		chart("Memory (KiB)", map[string]func(soakSample) float64{
-			"RSS":  func(s soakSample) float64 { return float64(s.RSSKiB) },
-			"heap": func(s soakSample) float64 { return float64(s.HeapKiB) },
-		}, map[string]string{"RSS": "#c0392b", "heap": "#2980b9"}),
+			"gateway RSS":       func(s soakSample) float64 { return float64(s.RSSKiB) },
+			"gateway HeapInuse": func(s soakSample) float64 { return float64(s.HeapInuseKiB) },
+		}, map[string]string{"gateway RSS": "#c0392b", "gateway HeapInuse": "#2980b9"}),
 		chart("Goroutines", map[string]func(soakSample) float64{
 			"goroutines": func(s soakSample) float64 { return float64(s.Goroutines) },
 		}, map[string]string{"goroutines": "#27ae60"}))

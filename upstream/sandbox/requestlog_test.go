@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/intercom-gateway/intercom-gateway/upstream/sandbox"
 )
@@ -41,6 +42,22 @@ func TestRequestLogKeepsTheNewest(t *testing.T) {
 	off.do(http.MethodGet, "/tickets/4001", "2.11", nil)
 	if n := len(off.srv.Requests()); n != 0 || off.srv.Stats().Requests != 1 {
 		t.Errorf("WithRequestLog(0): %d requests kept, %d counted; want 0 kept, 1 counted", n, off.srv.Stats().Requests)
+	}
+}
+
+// TestStatsCountRateLimited: Stats().RateLimited counts every 429, from the
+// budget and from a fault, and ResetRequests does not reset it.
+func TestStatsCountRateLimited(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.WithRateLimit(2, time.Hour), sandbox.WithRequestLog(1))
+	for range 4 { // 2 within the budget, then 2 refused
+		e.do(http.MethodGet, "/tickets/4001", "2.11", nil)
+	}
+	e.srv.ResetRequests()
+	e.srv.SetFault("getTicket", sandbox.Fault{ErrorRate: 1, ErrorStatus: 503})
+	e.do(http.MethodGet, "/tickets/4001", "2.11", nil)
+	if n := e.srv.Stats().RateLimited; n != 2 {
+		t.Errorf("Stats().RateLimited = %d, want 2", n)
 	}
 }
 

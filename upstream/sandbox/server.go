@@ -25,6 +25,7 @@ type Server struct {
 	// Counted without the lock, so that measuring does not add contention.
 	connections atomic.Int64
 	served      atomic.Int64
+	rateLimited atomic.Int64
 	locks       atomic.Int64
 	contended   atomic.Int64
 	lockWait    atomic.Int64 // nanoseconds
@@ -187,6 +188,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.record = func() {
 		once.Do(func() {
 			rec.Status = sw.status
+			if sw.status == http.StatusTooManyRequests {
+				s.rateLimited.Add(1)
+			}
 			s.lock()
 			s.requests.add(rec)
 			s.mu.Unlock()
@@ -392,6 +396,10 @@ type Stats struct {
 	// Requests counts API requests (not admin requests), answered or not; unlike Requests() it
 	// is never reset and never wraps.
 	Requests int64 `json:"requests"`
+	// RateLimited counts the requests answered 429 (the budget spent or a
+	// fault); like Requests it is never reset, so a long soak can count
+	// them beyond the request log's ring buffer.
+	RateLimited int64 `json:"rate_limited"`
 	// Locks counts acquisitions of the workspace lock on the request path; Contended those that
 	// had to wait, and LockWaitNanos the total time they waited.
 	Locks         int64 `json:"locks"`
@@ -402,7 +410,7 @@ type Stats struct {
 // Stats returns the running totals. Benchmarks use them to report upstream
 // connections and requests per call, and tests to assert connection reuse.
 func (s *Server) Stats() Stats {
-	return Stats{Connections: s.connections.Load(), Requests: s.served.Load(),
+	return Stats{Connections: s.connections.Load(), Requests: s.served.Load(), RateLimited: s.rateLimited.Load(),
 		Locks: s.locks.Load(), Contended: s.contended.Load(), LockWaitNanos: s.lockWait.Load()}
 }
 
