@@ -10,8 +10,11 @@ import (
 	grpcfilters "go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	httpfilters "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp/filters"
+	"go.opentelemetry.io/otel"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
 )
 
@@ -20,9 +23,10 @@ import (
 //
 //   - an otelgrpc stats handler on the gRPC server (a span per call, named
 //     by its full method, and the rpc.server.* metrics);
-//   - an otelgrpc stats handler on the REST mux's in-memory connection, so a
-//     REST call's gRPC client span carries its traceparent to the server
-//     span (grpc-gateway itself forwards no trace headers);
+//   - an otelgrpc stats handler on the REST mux's in-memory connection,
+//     which carries the REST span's traceparent and baggage to the gRPC
+//     server span (grpc-gateway itself forwards no trace headers) without
+//     a span or metrics of its own for the in-process hop;
 //   - otelhttp around the HTTP listener, with spans named by route pattern
 //     ("GET /v1/tickets/{ticket_id}"), never by the raw path, whose ids would
 //     make span names and the http.route label unbounded.
@@ -34,10 +38,24 @@ func WithOpenTelemetry() Option {
 	untraced := grpcfilters.Not(grpcfilters.Any(grpcfilters.ServicePrefix("grpc.health."), grpcfilters.ServicePrefix("grpc.reflection.")))
 	return func(o *options) {
 		WithGRPCServerOption(grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithFilter(untraced))))(o)
-		WithInMemoryDialOption(grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithFilter(untraced))))(o)
+		// The in-memory hop only carries the context across: a client span
+		// there would repeat the gRPC server span (same process, same
+		// duration) and its rpc.client.* metrics would repeat
+		// rpc.server.*, at a cost on every REST call. With no-op providers
+		// the handler makes neither; it still injects the HTTP server
+		// span's traceparent and the caller's baggage, so the gRPC server
+		// span is that span's child.
+		WithInMemoryDialOption(grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithFilter(untraced),
+			otelgrpc.WithTracerProvider(tracenoop.NewTracerProvider()),
+			otelgrpc.WithMeterProvider(metricnoop.NewMeterProvider()))))(o)
 		WithHTTPMiddleware(otelhttp.NewMiddleware("",
 			otelhttp.WithFilter(httpfilters.None(httpfilters.Path("/healthz"), httpfilters.Path("/metrics"))),
 			otelhttp.WithSpanNameFormatter(spanName),
+			// Without a provider otelhttp looks its tracer up on every
+			// request (a lock and a map lookup in the provider). The global
+			// one delegates to whatever telemetry.Setup installs, before or
+			// after this runs.
+			otelhttp.WithTracerProvider(otel.GetTracerProvider()),
 		), routeAttribute)(o)
 	}
 }

@@ -1,6 +1,7 @@
 package telemetry_test
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
@@ -48,15 +49,28 @@ type stackConfig struct {
 	sandbox    []sandbox.Option
 	clientOpts []upstream.Option
 	cacheOpts  []schemacache.Option
+	// env is set after the OTEL_* environment is cleared (the benchmark
+	// points the OTLP exporter at a local sink with it).
+	env map[string]string
+	// noRecorder leaves out the in-memory span exporter, so that tracing
+	// is on only when env asks for it, as in a running gateway.
+	noRecorder bool
+	// quietLogs writes the logs nowhere (benchmarks).
+	quietLogs bool
+	// budget is the limiter's budget per window (default 1000).
+	budget int
 }
 
 // fixedNow pins the sandbox's clock, so its rate-limit window never rolls
 // over during a test and X-RateLimit-Remaining is predictable.
 var fixedNow = time.Date(2026, 11, 28, 5, 0, 0, 0, time.UTC)
 
-func startStack(t *testing.T, c stackConfig) *stack {
+func startStack(t testing.TB, c stackConfig) *stack {
 	t.Helper()
 	clearOTelEnv(t)
+	for k, v := range c.env {
+		t.Setenv(k, v)
+	}
 	if c.workspace == "" {
 		c.workspace = "acme"
 	}
@@ -64,7 +78,11 @@ func startStack(t *testing.T, c stackConfig) *stack {
 		c.token = "test-token"
 	}
 	exp := tracetest.NewInMemoryExporter()
-	tel, err := telemetry.Setup(context.Background(), telemetry.WithSpanProcessor(sdktrace.NewSimpleSpanProcessor(exp)))
+	var topts []telemetry.Option
+	if !c.noRecorder {
+		topts = append(topts, telemetry.WithSpanProcessor(sdktrace.NewSimpleSpanProcessor(exp)))
+	}
+	tel, err := telemetry.Setup(context.Background(), topts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +99,7 @@ func startStack(t *testing.T, c stackConfig) *stack {
 	policy := upstream.DefaultRetryPolicy()
 	policy.BaseBackoff, policy.MaxBackoff, policy.Jitter = time.Millisecond, time.Millisecond, 0
 	// The gateway's own limiter, asked before every attempt.
-	limiter := ratelimit.NewLocal(ratelimit.Config{}).For(c.workspace, ratelimit.Budget{Limit: 1000})
+	limiter := ratelimit.NewLocal(ratelimit.Config{}).For(c.workspace, ratelimit.Budget{Limit: cmp.Or(c.budget, 1000)})
 	client, err := upstream.New(append([]upstream.Option{
 		upstream.WithToken(c.token), upstream.WithBaseURL(base), upstream.WithWorkspace(c.workspace),
 		upstream.WithRetryPolicy(policy), upstream.WithLimiter(limiter),
@@ -91,7 +109,12 @@ func startStack(t *testing.T, c stackConfig) *stack {
 	}
 
 	logs := &syncBuffer{}
-	log := slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	var logw io.Writer = logs
+	level := slog.LevelDebug
+	if c.quietLogs {
+		logw, level = io.Discard, slog.LevelInfo
+	}
+	log := slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: level})))
 	// The schema cache in front of the client, as cmd/gateway wraps each
 	// workspace's client.
 	cache, err := schemacache.New(client, append([]schemacache.Option{schemacache.WithWorkspace(c.workspace)}, c.cacheOpts...)...)
@@ -166,7 +189,7 @@ func (s *stack) scrape(t *testing.T) string {
 	return rec.Body.String()
 }
 
-func listen(t *testing.T) net.Listener {
+func listen(t testing.TB) net.Listener {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

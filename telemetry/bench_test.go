@@ -1,0 +1,82 @@
+package telemetry_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
+	"github.com/intercom-gateway/intercom-gateway/upstream/sandbox"
+)
+
+// BenchmarkTracingCost is the in-process companion of make bench's
+// gateway-*-otel rows, for profiling (-cpuprofile) and for allocations per
+// call, which unlike time do not depend on what else the machine runs: the
+// whole stack (REST and gRPC listeners, services, schema cache, limiter,
+// upstream client, sandbox) with tracing off, as by default, and on, every
+// span exported over OTLP/HTTP to a local sink through the batch
+// processor, as with OTEL_TRACES_EXPORTER=otlp. The load generator shares
+// the process, so ns/op is not the gateway's cost alone; compare the
+// off/on pairs.
+func BenchmarkTracingCost(b *testing.B) {
+	var exports atomic.Int64
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		exports.Add(1)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer sink.Close()
+	for _, mode := range []struct {
+		name string
+		env  map[string]string
+	}{
+		{"off", nil},
+		{"otlp", map[string]string{
+			"OTEL_TRACES_EXPORTER":               "otlp",
+			"OTEL_EXPORTER_OTLP_PROTOCOL":        "http/protobuf",
+			"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": sink.URL + "/v1/traces",
+		}},
+	} {
+		s := startStack(b, stackConfig{env: mode.env, noRecorder: true, quietLogs: true, budget: 1 << 30,
+			sandbox: []sandbox.Option{sandbox.WithRateLimit(0, 0)}})
+		if got := s.tel.TracingEnabled(); got != (mode.env != nil) {
+			b.Fatalf("%s: tracing enabled = %v", mode.name, got)
+		}
+		tickets := gatewayv1.NewTicketServiceClient(s.conn)
+		ctx := context.Background()
+		ran := false
+		b.Run("grpc-"+mode.name, func(b *testing.B) {
+			ran = true
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := tickets.GetTicket(ctx, &gatewayv1.GetTicketRequest{TicketId: sandbox.SeedTicketLogin}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("rest-"+mode.name, func(b *testing.B) {
+			ran = true
+			b.ReportAllocs()
+			url := s.httpURL + "/v1/tickets/" + sandbox.SeedTicketLogin
+			for b.Loop() {
+				resp, err := http.Get(url)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b.Fatalf("HTTP %d", resp.StatusCode)
+				}
+			}
+		})
+		s.stop()
+		_ = s.tel.Shutdown(ctx) // flushes the last batch
+		if ran && mode.env != nil && exports.Load() == 0 {
+			b.Error("the sink received no export: tracing was not on")
+		}
+	}
+}
