@@ -13,8 +13,7 @@ import (
 // are not fault-matrix cases but are covered by tests elsewhere; they are
 // kept so that the table is compared whole.
 var readmeRows = map[string]bool{
-	"token file rotated mid-load":  true, // workspace.TestTokenFileRotationUnderLoad
-	"replica restarted under load": true, // deploy rolling-restart test
+	"replica restarted under load": true, // deploy.TestComposeStackWithoutDocker (rolling restart)
 }
 
 // failureTableRow renders one matrix case as README's table shows it.

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +31,7 @@ import (
 	"github.com/intercom-gateway/intercom-gateway/service/redisstore"
 	"github.com/intercom-gateway/intercom-gateway/upstream"
 	"github.com/intercom-gateway/intercom-gateway/upstream/sandbox"
+	"github.com/intercom-gateway/intercom-gateway/workspace"
 )
 
 // The fault matrix: every way Intercom, Redis, the network or the caller
@@ -46,10 +49,16 @@ import (
 type matrixEnv struct {
 	t     *testing.T
 	sb    *sandbox.Server
+	sbURL string
 	g     *gateway
 	clock *sharedClock
 	rest  *http.Client
 	redis *redistest.Server // nil unless the case asked for Redis
+	// token, when the case asked for a token file, replaces the file's
+	// token the way a secret rotation does (a new file renamed over it).
+	token func(next string)
+	// replicas are the gateways a case added besides g.
+	replicas []*gateway
 }
 
 // stackSpec says which optional parts a case needs.
@@ -57,7 +66,14 @@ type stackSpec struct {
 	limiter func(t *testing.T, e *matrixEnv) *ratelimit.Limiter // nil: no limiter
 	store   func(t *testing.T, e *matrixEnv) service.IdempotencyStore
 	redis   bool
+	// tokenFile: the client reads its token from a watched file
+	// (workspace.WatchFile, as a workspace with token_file does) holding
+	// oldToken; the sandbox accepts oldToken and newToken.
+	tokenFile bool
 }
+
+// The tokens of the token-file case.
+const oldToken, newToken = "matrix-old-token", "matrix-new-token"
 
 func startMatrixStack(t *testing.T, spec stackSpec) *matrixEnv {
 	t.Helper()
@@ -65,12 +81,54 @@ func startMatrixStack(t *testing.T, spec stackSpec) *matrixEnv {
 	if spec.redis {
 		e.redis = redistest.Start(t)
 	}
-	e.sb = sandbox.New(sandbox.WithClock(e.clock.Now), sandbox.WithRateLimit(0, 0))
+	sbOpts := []sandbox.Option{sandbox.WithClock(e.clock.Now), sandbox.WithRateLimit(0, 0)}
+	if spec.tokenFile {
+		sbOpts = append(sbOpts, sandbox.WithTokens(oldToken, newToken))
+	}
+	e.sb = sandbox.New(sbOpts...)
 	hs := httptest.NewServer(e.sb)
 	t.Cleanup(hs.Close)
+	e.sbURL = hs.URL
+	e.g = e.addReplica(t, spec)
+	rt := &http.Transport{}
+	e.rest = &http.Client{Transport: rt}
+	t.Cleanup(rt.CloseIdleConnections)
+	return e
+}
+
+// addReplica starts one more gateway on the case's sandbox (and Redis),
+// with its own upstream client, limiter, request_id store and schema
+// cache: a replica.
+func (e *matrixEnv) addReplica(t *testing.T, spec stackSpec) *gateway {
+	t.Helper()
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
-	opts := []upstream.Option{upstream.WithToken("test-token"), upstream.WithBaseURL(hs.URL), upstream.WithTransport(tr), fastRetries()}
+	opts := []upstream.Option{upstream.WithBaseURL(e.sbURL), upstream.WithTransport(tr), fastRetries()}
+	if spec.tokenFile {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "token")
+		if err := os.WriteFile(path, []byte(oldToken+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// An hour's poll: only the file watch can pick the change up in time.
+		ft, err := workspace.WatchFile(path, time.Hour, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ft.Close() })
+		opts = append(opts, upstream.WithTokenSource(ft.Token))
+		e.token = func(next string) {
+			tmp := filepath.Join(dir, ".token.tmp")
+			if err := os.WriteFile(tmp, []byte(next+"\n"), 0o600); err != nil {
+				t.Error(err)
+			}
+			if err := os.Rename(tmp, path); err != nil {
+				t.Error(err)
+			}
+		}
+	} else {
+		opts = append(opts, upstream.WithToken("test-token"))
+	}
 	if spec.limiter != nil {
 		opts = append(opts, upstream.WithLimiter(spec.limiter(t, e)))
 	}
@@ -86,7 +144,7 @@ func startMatrixStack(t *testing.T, spec stackSpec) *matrixEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cache.Close() })
-	plain, err := upstream.New(upstream.WithToken("test-token"), upstream.WithBaseURL(hs.URL))
+	plain, err := upstream.New(upstream.WithToken(newToken), upstream.WithBaseURL(e.sbURL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,16 +160,12 @@ func startMatrixStack(t *testing.T, spec stackSpec) *matrixEnv {
 	if spec.store != nil {
 		store = spec.store(t, e)
 	}
-	e.g = startGatewayWith(t, server.Config{}, server.Services{
+	return startGatewayWith(t, server.Config{}, server.Services{
 		Tickets: service.NewTicketService(b, discard, service.WithClock(e.clock.Now), service.WithIdempotencyStore(store),
 			service.WithInDoubtPolicy(service.InDoubtPolicy{IndexLag: 30 * time.Second, ClockSkew: time.Minute, Poll: time.Second, MaxPages: 3})),
 		TicketTypes: service.NewTicketTypeService(b, discard),
 		Tags:        service.NewTagService(b, discard),
 	})
-	rt := &http.Transport{}
-	e.rest = &http.Client{Transport: rt}
-	t.Cleanup(rt.CloseIdleConnections)
-	return e
 }
 
 // redisClient is a go-redis client on the case's redis-server, closed at
@@ -139,11 +193,12 @@ func redisStore(t *testing.T, e *matrixEnv) service.IdempotencyStore {
 
 // outcome is what one call showed its caller.
 type outcome struct {
-	code      codes.Code
-	http      int // REST only; -1 when the client itself gave up
-	retryInfo bool
-	reason    string
-	ticketID  string
+	code       codes.Code
+	http       int // REST only; -1 when the client itself gave up
+	retryInfo  bool
+	retryDelay time.Duration
+	reason     string
+	ticketID   string
 }
 
 func (o outcome) String() string {
@@ -151,8 +206,8 @@ func (o outcome) String() string {
 }
 
 func fromStatus(st *status.Status) outcome {
-	_, ri := service.RetryAfter(st)
-	return outcome{code: st.Code(), retryInfo: ri, reason: reason(st)}
+	d, ri := service.RetryAfter(st)
+	return outcome{code: st.Code(), retryInfo: ri, retryDelay: d, reason: reason(st)}
 }
 
 // call is one RPC over one transport. grpcTimeout, when > 0, is the
@@ -166,6 +221,11 @@ type callOpts struct {
 }
 
 func (e *matrixEnv) call(transport string, o callOpts) outcome {
+	return e.callOn(e.g, transport, o)
+}
+
+// callOn is call through replica g.
+func (e *matrixEnv) callOn(g *gateway, transport string, o callOpts) outcome {
 	ctx := context.Background()
 	if o.cancelAfter > 0 {
 		var cancel context.CancelFunc
@@ -183,7 +243,7 @@ func (e *matrixEnv) call(transport string, o callOpts) outcome {
 		var err error
 		if o.create {
 			var resp *gatewayv1.CreateTicketResponse
-			resp, err = gatewayv1.NewTicketServiceClient(e.g.conn).CreateTicket(ctx, &gatewayv1.CreateTicketRequest{
+			resp, err = gatewayv1.NewTicketServiceClient(g.conn).CreateTicket(ctx, &gatewayv1.CreateTicketRequest{
 				TicketTypeId: sandbox.SeedTicketTypeBug, RequestId: o.rid,
 				Contacts:         []*gatewayv1.ContactIdentifier{{Identifier: &gatewayv1.ContactIdentifier_Id{Id: sandbox.SeedContactAlice}}},
 				TicketAttributes: map[string]*structpb.Value{"_default_title_": structpb.NewStringValue(o.title)},
@@ -192,7 +252,7 @@ func (e *matrixEnv) call(transport string, o callOpts) outcome {
 				return outcome{code: codes.OK, ticketID: resp.GetTicket().GetId()}
 			}
 		} else {
-			_, err = gatewayv1.NewTicketServiceClient(e.g.conn).GetTicket(ctx, &gatewayv1.GetTicketRequest{TicketId: sandbox.SeedTicketLogin})
+			_, err = gatewayv1.NewTicketServiceClient(g.conn).GetTicket(ctx, &gatewayv1.GetTicketRequest{TicketId: sandbox.SeedTicketLogin})
 		}
 		return fromStatus(status.Convert(err))
 	}
@@ -202,7 +262,7 @@ func (e *matrixEnv) call(transport string, o callOpts) outcome {
 		body = fmt.Sprintf(`{"ticket_type_id":%q,"request_id":%q,"contacts":[{"id":%q}],"ticket_attributes":{"_default_title_":%q}}`,
 			sandbox.SeedTicketTypeBug, o.rid, sandbox.SeedContactAlice, o.title)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, e.g.httpURL+path, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, g.httpURL+path, strings.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -278,10 +338,16 @@ type matrixCase struct {
 	name  string // README "Fault" column
 	spec  stackSpec
 	fault *sandbox.Fault // installed on every route before the call
-	// before runs after the stack is up and before the call (Redis kills,
-	// a limiter drained, load before a kill).
+	// before runs after the stack is up and before the fault is installed
+	// and the call made (Redis kills, a limiter drained, load before a
+	// kill, replicas added).
 	before func(t *testing.T, e *matrixEnv, transport string)
-	call   callOpts
+	// run, when set, replaces the single call (and its keyed twin): a case
+	// under load or across replicas makes its own calls and checks them
+	// against the want fields, which then describe every call it makes
+	// (README shows them).
+	run  func(t *testing.T, e *matrixEnv, transport string, tc matrixCase)
+	call callOpts
 	// What the caller sees.
 	wantCode      codes.Code
 	wantHTTP      int // -1: the REST client gave up itself (cancel)
@@ -326,7 +392,12 @@ var matrixCases = []matrixCase{
 		wantCode: codes.OK, wantHTTP: 200, wantAttempts: 1},
 	{name: "connection reset on a read", fault: fault(sandbox.Fault{ResetRate: 1}),
 		wantCode: codes.Unavailable, wantHTTP: 503, wantAttempts: 3, retryable: true},
-	{name: "connection reset on a create", fault: fault(sandbox.Fault{ResetRate: 1}), call: callOpts{create: true},
+	{name: "connection reset on a create (not applied)", fault: fault(sandbox.Fault{ResetRate: 1}), call: callOpts{create: true},
+		wantCode: codes.Unavailable, wantHTTP: 503, wantAttempts: 1, retryable: true, keyed: inDoubt},
+	// The request was sent and Intercom made the ticket, but the answer
+	// was lost: a retry with the same request_id must find that ticket,
+	// not make a second one.
+	{name: "connection reset on a create (applied)", fault: fault(sandbox.Fault{ResetAfterRate: 1}), call: callOpts{create: true},
 		wantCode: codes.Unavailable, wantHTTP: 503, wantAttempts: 1, retryable: true, keyed: inDoubt},
 	{name: "malformed JSON on a read", fault: fault(sandbox.Fault{MalformedRate: 1}),
 		wantCode: codes.Unavailable, wantHTTP: 503, wantAttempts: 1, retryable: true},
@@ -340,6 +411,12 @@ var matrixCases = []matrixCase{
 	// retried within the attempt budget.
 	{name: "429 on a create", fault: fault(sandbox.Fault{RateLimitRate: 1}), call: callOpts{create: true},
 		wantCode: codes.ResourceExhausted, wantHTTP: 429, wantRetryInfo: true, wantAttempts: 3, retryable: true},
+	// One replica's 429 pauses them all (through Redis): the others'
+	// calls are refused without reaching Intercom (0 attempts each), with
+	// RetryInfo until Intercom's reset.
+	{name: "429 storm across 3 replicas sharing Redis", spec: stackSpec{redis: true, limiter: sharedLimiter, store: redisStore},
+		fault: fault(sandbox.Fault{RateLimitRate: 1}), before: addStormReplicas, run: runStorm, call: callOpts{create: true},
+		wantCode: codes.ResourceExhausted, wantHTTP: 429, wantRetryInfo: true, wantAttempts: 1, retryable: true},
 	{name: "Redis down at start", spec: stackSpec{redis: true, limiter: sharedLimiter, store: redisStore}, call: callOpts{create: true},
 		before:   func(t *testing.T, e *matrixEnv, _ string) { e.redis.Stop() },
 		wantCode: codes.OK, wantHTTP: 200, wantAttempts: 1},
@@ -354,6 +431,8 @@ var matrixCases = []matrixCase{
 			e.sb.ResetRequests()
 		},
 		wantCode: codes.OK, wantHTTP: 200, wantAttempts: 1},
+	{name: "Redis flapping under load", spec: stackSpec{redis: true, limiter: sharedLimiter, store: redisStore}, call: callOpts{create: true},
+		run: runFlapping, wantCode: codes.OK, wantHTTP: 200, wantAttempts: 1},
 	{name: "client cancels mid-call", fault: fault(sandbox.Fault{Latency: 3 * time.Second}), call: callOpts{cancelAfter: 200 * time.Millisecond},
 		wantCode: codes.Canceled, wantHTTP: -1, wantAttempts: 1},
 	{name: "deadline expires waiting on the limiter", spec: stackSpec{limiter: func(t *testing.T, e *matrixEnv) *ratelimit.Limiter {
@@ -366,6 +445,8 @@ var matrixCases = []matrixCase{
 			e.sb.ResetRequests()
 		},
 		wantCode: codes.ResourceExhausted, wantHTTP: 429, wantRetryInfo: true, wantAttempts: 0, retryable: true},
+	{name: "token file rotated mid-load", spec: stackSpec{tokenFile: true}, run: runTokenRotation,
+		wantCode: codes.OK, wantHTTP: 200, wantAttempts: 1},
 }
 
 // TestFaultMatrix runs every case over both transports. It is not
@@ -403,6 +484,10 @@ func runMatrixCase(t *testing.T, tc matrixCase, transport string) {
 	}
 	if tc.fault != nil {
 		e.sb.SetFault("*", *tc.fault)
+	}
+	if tc.run != nil {
+		tc.run(t, e, transport, tc)
+		return
 	}
 	// A create runs twice: without and with a request_id.
 	variants := []callOpts{tc.call}

@@ -166,6 +166,20 @@ func (s *MemoryIdempotencyStore) Do(ctx context.Context, key string, fn func(con
 	}
 }
 
+// Get returns the record remembered for key, if any. A store that fronts a
+// shared one (service/redisstore) uses it as this replica's copy.
+func (s *MemoryIdempotencyStore) Get(key string) (CreateRecord, bool) { return s.lookup(key) }
+
+// Put remembers rec for key (an empty record forgets key), within the
+// store's TTL and bounds.
+func (s *MemoryIdempotencyStore) Put(key string, rec CreateRecord) {
+	if rec.empty() {
+		s.forget(key)
+		return
+	}
+	s.remember(key, rec)
+}
+
 // Len and Bytes report what the store holds (for tests and metrics).
 func (s *MemoryIdempotencyStore) Len() int {
 	s.mu.Lock()

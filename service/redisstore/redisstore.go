@@ -7,6 +7,13 @@
 // not answer within the timeout, the replica falls back to its own in-memory
 // store (and logs the switch once), so creates keep working; a retry that
 // lands on another replica during the outage is then not recognised.
+//
+// Every outcome is also kept in that in-memory store (bounded like it: the
+// TTL, 100,000 records, 32 MiB), and it is asked first. So a retry on the
+// same replica finds its create even when Redis lost the record: recorded
+// during an outage, lost because Redis went away between the create and the
+// write, or lost with a Redis restarted empty. Only a retry on another
+// replica depends on Redis having the record.
 package redisstore
 
 import (
@@ -117,12 +124,17 @@ func (s *Store) Do(ctx context.Context, key string, fn func(context.Context, *se
 	_, _ = rand.Read(tok[:])
 	token := hex.EncodeToString(tok[:])
 	lockKey := s.prefix + key + ":lock"
+	if rec, ok := s.fallback.Get(key); ok && rec.InDoubt == nil {
+		// This replica saw the create succeed: a final outcome never changes.
+		return rec, nil
+	}
 	for {
 		rec, ok, err := s.get(ctx, key)
 		if s.failed(err) {
 			return s.fallback.Do(ctx, key, fn)
 		}
 		if ok && rec.InDoubt == nil {
+			s.fallback.Put(key, rec)
 			return rec, nil
 		}
 		cctx, cancel := s.cmdCtx(ctx)
@@ -159,9 +171,18 @@ func (s *Store) run(ctx context.Context, key, lockKey, token string, fn func(con
 	if ok && prev.InDoubt == nil {
 		return prev, nil
 	}
+	if !ok {
+		// Redis does not know the key, but this replica may: a create in
+		// doubt recorded while Redis was away must be resolved, not sent
+		// again blindly.
+		if local, lok := s.fallback.Get(key); lok {
+			prev = local
+		}
+	}
 	// The outcome of a create that reached Intercom must be recorded even
 	// if its caller went away.
 	rec, ferr := fn(context.WithoutCancel(ctx), prev.InDoubt)
+	s.fallback.Put(key, rec)
 	cctx, cancel := s.cmdCtx(ctx)
 	defer cancel()
 	if rec.TicketID == "" && rec.InDoubt == nil {

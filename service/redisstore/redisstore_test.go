@@ -119,3 +119,51 @@ func TestRedisDownFallsBackToMemory(t *testing.T) {
 		t.Error("not degraded with Redis down")
 	}
 }
+
+// TestSameReplicaRetryOutlivesRedisLosingTheRecord: a retry on the replica
+// that made the create finds it even when Redis no longer has the record:
+// made while Redis was down and retried after it came back, or recorded in
+// Redis which then restarted empty. An in-doubt create made during an
+// outage reaches the retry's attempt as in doubt, not as a fresh create.
+func TestSameReplicaRetryOutlivesRedisLosingTheRecord(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := newStore(t, srv.Addr())
+	ctx := context.Background()
+	var runs atomic.Int32
+	create := func(id string) func(context.Context, *service.InDoubt) (service.CreateRecord, error) {
+		return func(context.Context, *service.InDoubt) (service.CreateRecord, error) {
+			runs.Add(1)
+			return service.CreateRecord{TicketID: id}, nil
+		}
+	}
+	do := func(key, id string) {
+		t.Helper()
+		if rec, err := s.Do(ctx, key, create(id)); err != nil || rec.TicketID != "first-"+key {
+			t.Errorf("%s: %+v, %v; want the first create's ticket", key, rec, err)
+		}
+	}
+
+	do("in-redis", "first-in-redis") // recorded in Redis
+	srv.Stop()
+	do("during-outage", "first-during-outage") // recorded in this replica only
+	var seen *service.InDoubt
+	if _, err := s.Do(ctx, "doubt", func(context.Context, *service.InDoubt) (service.CreateRecord, error) {
+		return service.CreateRecord{InDoubt: &service.InDoubt{Fingerprint: "f"}}, errors.New("answer lost")
+	}); err == nil {
+		t.Fatal("want the create's error")
+	}
+	srv.Restart() // empty: every record in Redis is gone
+	do("in-redis", "second")
+	do("during-outage", "second")
+	if n := runs.Load(); n != 2 {
+		t.Errorf("creates ran %d times, want 2 (no retry runs one again)", n)
+	}
+	_, _ = s.Do(ctx, "doubt", func(_ context.Context, prev *service.InDoubt) (service.CreateRecord, error) {
+		seen = prev
+		return service.CreateRecord{TicketID: "resolved"}, nil
+	})
+	if seen == nil || seen.Fingerprint != "f" {
+		t.Errorf("the retry's attempt got in-doubt %+v, want the outage's record", seen)
+	}
+}

@@ -13,8 +13,8 @@ import (
 // Fault tells the server to misbehave on matching requests. Rates are
 // fractions in [0, 1]: 0 never and 1 always apply; fractions draw from a
 // seeded source (WithRandSeed), so a run is repeatable. When several rates are
-// set, they are tried in this order and the first hit wins: reset, rate limit,
-// error, malformed. Latency and SlowBody combine with any of them.
+// set, they are tried in this order and the first hit wins: reset, reset after
+// applying, rate limit, error, malformed. Latency and SlowBody combine with any of them.
 type Fault struct {
 	// Latency is added before answering.
 	Latency time.Duration
@@ -28,6 +28,10 @@ type Fault struct {
 	// ResetRate is the fraction whose TCP connection is closed with a reset
 	// and no response. The request is not applied.
 	ResetRate float64
+	// ResetAfterRate is the fraction that IS applied (a create makes its
+	// ticket) and whose connection is then reset before the answer is sent:
+	// the request was sent and acted on, and the client cannot know.
+	ResetAfterRate float64
 	// MalformedRate is the fraction answered 200 with a truncated JSON body.
 	// The request IS applied (like a create whose answer could not be parsed).
 	MalformedRate float64
@@ -46,6 +50,7 @@ type faultJSON struct {
 	ErrorStatus   int     `json:"error_status,omitempty"`
 	RateLimitRate float64 `json:"rate_limit_rate,omitempty"`
 	ResetRate     float64 `json:"reset_rate,omitempty"`
+	ResetAfter    float64 `json:"reset_after_rate,omitempty"`
 	MalformedRate float64 `json:"malformed_rate,omitempty"`
 	SlowBody      string  `json:"slow_body,omitempty"`
 	Remaining     int     `json:"remaining,omitempty"`
@@ -54,7 +59,7 @@ type faultJSON struct {
 // MarshalJSON writes durations as Go duration strings and snake_case keys.
 func (f Fault) MarshalJSON() ([]byte, error) {
 	j := faultJSON{ErrorRate: f.ErrorRate, ErrorStatus: f.ErrorStatus, RateLimitRate: f.RateLimitRate,
-		ResetRate: f.ResetRate, MalformedRate: f.MalformedRate, Remaining: f.Remaining}
+		ResetRate: f.ResetRate, ResetAfter: f.ResetAfterRate, MalformedRate: f.MalformedRate, Remaining: f.Remaining}
 	if f.Latency != 0 {
 		j.Latency = f.Latency.String()
 	}
@@ -73,7 +78,7 @@ func (f *Fault) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	out := Fault{ErrorRate: j.ErrorRate, ErrorStatus: j.ErrorStatus, RateLimitRate: j.RateLimitRate,
-		ResetRate: j.ResetRate, MalformedRate: j.MalformedRate, Remaining: j.Remaining}
+		ResetRate: j.ResetRate, ResetAfterRate: j.ResetAfter, MalformedRate: j.MalformedRate, Remaining: j.Remaining}
 	var err error
 	if j.Latency != "" {
 		if out.Latency, err = time.ParseDuration(j.Latency); err != nil {
@@ -91,7 +96,7 @@ func (f *Fault) UnmarshalJSON(b []byte) error {
 
 func (f Fault) validate() error {
 	for name, r := range map[string]float64{"error_rate": f.ErrorRate, "rate_limit_rate": f.RateLimitRate,
-		"reset_rate": f.ResetRate, "malformed_rate": f.MalformedRate} {
+		"reset_rate": f.ResetRate, "reset_after_rate": f.ResetAfterRate, "malformed_rate": f.MalformedRate} {
 		if r < 0 || r > 1 {
 			return fmt.Errorf("%s must be within [0, 1], got %v", name, r)
 		}
@@ -134,11 +139,12 @@ func (s *Server) Faults() map[string]Fault {
 
 // decision is what a fault does to one request, drawn under the lock.
 type decision struct {
-	fault     Fault
-	reset     bool
-	rateLimit bool
-	fail      bool
-	malformed bool
+	fault      Fault
+	reset      bool
+	resetAfter bool
+	rateLimit  bool
+	fail       bool
+	malformed  bool
 }
 
 func (s *Server) takeFault(op string) (decision, bool) {
@@ -161,9 +167,11 @@ func (s *Server) takeFault(op string) (decision, bool) {
 		}
 	}
 	d.reset = s.draw(f.ResetRate)
-	d.rateLimit = !d.reset && s.draw(f.RateLimitRate)
-	d.fail = !d.reset && !d.rateLimit && s.draw(f.ErrorRate)
-	d.malformed = !d.reset && !d.rateLimit && !d.fail && s.draw(f.MalformedRate)
+	d.resetAfter = !d.reset && s.draw(f.ResetAfterRate)
+	lost := d.reset || d.resetAfter
+	d.rateLimit = !lost && s.draw(f.RateLimitRate)
+	d.fail = !lost && !d.rateLimit && s.draw(f.ErrorRate)
+	d.malformed = !lost && !d.rateLimit && !d.fail && s.draw(f.MalformedRate)
 	return d, true
 }
 
@@ -193,6 +201,15 @@ func (s *Server) applyFault(w *statusWriter, r *http.Request, c *call, d decisio
 	}
 	switch {
 	case d.reset:
+		c.reset = true
+		c.record()
+		resetConnection(w)
+		return true
+	case d.resetAfter:
+		// Applied: the request log shows the status Intercom decided on,
+		// with Reset set because the client never got it.
+		resp := s.buffered(c, rt, known)
+		w.status, c.reset = resp.status, true
 		c.record()
 		resetConnection(w)
 		return true

@@ -169,8 +169,28 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("got a response (%d), want a transport error", resp.StatusCode)
 		}
 		reqs := e.srv.Requests()
-		if len(reqs) == 0 || reqs[len(reqs)-1].Status != 0 {
+		if len(reqs) == 0 || reqs[len(reqs)-1].Status != 0 || !reqs[len(reqs)-1].Reset {
 			t.Errorf("recorded: %+v", reqs)
+		}
+	})
+	t.Run("reset after applying", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		e.srv.SetFault("createTag", sandbox.Fault{ResetAfterRate: 1, Remaining: 1})
+		req, _ := http.NewRequest("POST", e.ts.URL+"/tags", strings.NewReader(`{"name":"Lost answer"}`))
+		req.Header.Set("Authorization", "Bearer x")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := e.ts.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+			t.Fatalf("got a response (%d), want a transport error", resp.StatusCode)
+		}
+		reqs := e.srv.Requests()
+		if len(reqs) != 1 || reqs[0].Status != 200 || !reqs[0].Reset {
+			t.Errorf("recorded: %+v, want one createTag applied with 200 and reset", reqs)
+		}
+		if !strings.Contains(string(e.mustOK("GET", "/tags", "2.11", nil).body), "Lost answer") {
+			t.Error("the request whose answer was lost was not applied")
 		}
 	})
 	t.Run("malformed, applied", func(t *testing.T) {

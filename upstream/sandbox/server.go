@@ -57,8 +57,12 @@ type RecordedRequest struct {
 	// Route is the Intercom operationId (for example "createTicket"), or ""
 	// when the path matched no operation.
 	Route string `json:"route"`
-	// Status is the HTTP status answered; 0 when the connection was reset.
+	// Status is the HTTP status answered; 0 when the connection was reset
+	// before the request was applied. With a ResetAfterRate fault it is the
+	// status the request was applied with, although the client never got it.
 	Status int `json:"status"`
+	// Reset reports that the connection was reset instead of answered.
+	Reset bool `json:"reset,omitempty"`
 }
 
 type route struct {
@@ -152,6 +156,7 @@ type call struct {
 	now       int64
 	requestID string
 	record    func()
+	reset     bool // the connection is reset instead of answered
 }
 
 // ServeHTTP implements http.Handler.
@@ -187,7 +192,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var once sync.Once
 	c.record = func() {
 		once.Do(func() {
-			rec.Status = sw.status
+			rec.Status, rec.Reset = sw.status, c.reset
 			if sw.status == http.StatusTooManyRequests {
 				s.rateLimited.Add(1)
 			}
