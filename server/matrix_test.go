@@ -169,17 +169,21 @@ func (e *matrixEnv) addReplica(t *testing.T, spec stackSpec) *gateway {
 }
 
 // redisClient is a go-redis client on the case's redis-server, closed at
-// the end of the case.
+// the end of the case. Its timeouts (and the limiter's and the store's
+// below) are generous, so that a slow answer on a loaded CI machine is not
+// mistaken for an outage (the 429 storm needs the pause written); a killed
+// Redis refuses connections at once, so the outage cases do not wait on
+// them.
 func (e *matrixEnv) redisClient(t *testing.T) *redis.Client {
-	rdb := redis.NewClient(&redis.Options{Addr: e.redis.Addr(), DialTimeout: 100 * time.Millisecond,
-		ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	rdb := redis.NewClient(&redis.Options{Addr: e.redis.Addr(), DialTimeout: time.Second,
+		ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: -1})
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb
 }
 
 func sharedLimiter(t *testing.T, e *matrixEnv) *ratelimit.Limiter {
 	cfg := ratelimit.DefaultConfig()
-	cfg.RedisTimeout = 50 * time.Millisecond
+	cfg.RedisTimeout = 500 * time.Millisecond
 	cfg.MaxWait = 2 * time.Second
 	s := ratelimit.NewShared(e.redisClient(t), cfg, slog.New(slog.DiscardHandler))
 	t.Cleanup(s.Close)
@@ -187,7 +191,7 @@ func sharedLimiter(t *testing.T, e *matrixEnv) *ratelimit.Limiter {
 }
 
 func redisStore(t *testing.T, e *matrixEnv) service.IdempotencyStore {
-	return redisstore.New(e.redisClient(t), time.Hour, redisstore.WithTimeout(100*time.Millisecond),
+	return redisstore.New(e.redisClient(t), time.Hour, redisstore.WithTimeout(500*time.Millisecond),
 		redisstore.WithLogger(slog.New(slog.DiscardHandler)))
 }
 
