@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -25,6 +26,17 @@ type metrics struct {
 	roundTrips  metric.Int64Counter
 	transitions metric.Int64Counter
 	upstream429 metric.Int64Counter
+
+	// Attribute sets built once per workspace (and outcome), not per
+	// Acquire: building one allocates and sorts, and every upstream
+	// attempt asks the limiter.
+	spanOpts sync.Map // workspace -> trace.SpanStartOption
+	waitOpts sync.Map // waitKey -> metric.MeasurementOption
+}
+
+type waitKey struct {
+	ws, outcome string
+	degraded    bool
 }
 
 func newMetrics() *metrics {
@@ -49,15 +61,26 @@ func newMetrics() *metrics {
 
 // start opens the gateway.ratelimit.wait span of one Acquire.
 func (m *metrics) start(ctx context.Context, ws string) (context.Context, trace.Span) {
-	return m.tracer.Start(ctx, "gateway.ratelimit.wait", trace.WithAttributes(attribute.String("workspace", ws)))
+	opt, ok := m.spanOpts.Load(ws)
+	if !ok {
+		opt, _ = m.spanOpts.LoadOrStore(ws, trace.WithAttributes(attribute.String("workspace", ws)))
+	}
+	return m.tracer.Start(ctx, "gateway.ratelimit.wait", opt.(trace.SpanStartOption))
 }
 
 // done records the outcome of one Acquire on its span and instruments.
 func (m *metrics) done(ctx context.Context, span trace.Span, ws, outcome string, reason Reason, degraded bool, waited time.Duration) {
-	attrs := []attribute.KeyValue{attribute.String("workspace", ws), attribute.String("outcome", outcome), attribute.Bool("degraded", degraded)}
-	span.SetAttributes(attrs[1:]...)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("outcome", outcome), attribute.Bool("degraded", degraded))
+	}
 	span.End()
-	m.wait.Record(ctx, waited.Seconds(), metric.WithAttributes(attrs...))
+	k := waitKey{ws, outcome, degraded}
+	opt, ok := m.waitOpts.Load(k)
+	if !ok {
+		opt, _ = m.waitOpts.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(
+			attribute.String("workspace", ws), attribute.String("outcome", outcome), attribute.Bool("degraded", degraded))))
+	}
+	m.wait.Record(ctx, waited.Seconds(), opt.(metric.MeasurementOption))
 	if outcome == "refused" {
 		m.refusals.Add(ctx, 1, metric.WithAttributes(attribute.String("workspace", ws), attribute.String("outcome", string(reason))))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -46,6 +47,7 @@ func withAttempt(ctx context.Context, n int) context.Context {
 func newAttemptTransport(base http.RoundTripper, workspace string) http.RoundTripper {
 	meter := otel.Meter(instrumentationName)
 	t := &attemptTransport{base: base, workspace: telemetry.KeyWorkspace.String(workspace)}
+	t.wsOnly = metric.WithAttributes(t.workspace)
 	t.requests, _ = meter.Int64Counter(telemetry.MetricUpstreamRequests, metric.WithUnit("{request}"),
 		metric.WithDescription("HTTP attempts sent to Intercom, by answer status (\"error\" when none came)."))
 	t.duration, _ = meter.Float64Histogram(telemetry.MetricUpstreamDuration, metric.WithUnit("s"),
@@ -78,9 +80,32 @@ func attemptSpanName(_ string, r *http.Request) string {
 type attemptTransport struct {
 	base             http.RoundTripper
 	workspace        attribute.KeyValue
+	wsOnly           metric.MeasurementOption
 	requests         metric.Int64Counter
 	duration         metric.Float64Histogram
 	remaining, limit metric.Int64Gauge
+	// attrs holds the attribute set of each (operation, status) seen, so
+	// that an attempt does not build and sort a new one: both are bounded
+	// (Intercom operation ids, HTTP statuses).
+	attrs sync.Map // attrKey -> metric.MeasurementOption
+}
+
+type attrKey struct {
+	op     Operation
+	status int // -1: no answer
+}
+
+func (t *attemptTransport) measurement(op Operation, status int) metric.MeasurementOption {
+	k := attrKey{op, status}
+	if m, ok := t.attrs.Load(k); ok {
+		return m.(metric.MeasurementOption)
+	}
+	s := "error"
+	if status >= 0 {
+		s = strconv.Itoa(status)
+	}
+	m, _ := t.attrs.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(t.workspace, telemetry.KeyOperation.String(string(op)), telemetry.KeyStatus.String(s))))
+	return m.(metric.MeasurementOption)
 }
 
 func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -93,16 +118,15 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	resp, err := t.base.RoundTrip(req)
 	elapsed := time.Since(start)
 
-	status := "error"
+	status := -1
 	if err == nil {
-		status = strconv.Itoa(resp.StatusCode)
+		status = resp.StatusCode
 		if rl := ParseRateLimit(resp.Header); rl.Present {
-			ws := metric.WithAttributes(t.workspace)
-			t.remaining.Record(ctx, int64(rl.Remaining), ws)
-			t.limit.Record(ctx, int64(rl.Limit), ws)
+			t.remaining.Record(ctx, int64(rl.Remaining), t.wsOnly)
+			t.limit.Record(ctx, int64(rl.Limit), t.wsOnly)
 		}
 	}
-	attrs := metric.WithAttributes(t.workspace, telemetry.KeyOperation.String(string(op)), telemetry.KeyStatus.String(status))
+	attrs := t.measurement(op, status)
 	t.requests.Add(ctx, 1, attrs)
 	t.duration.Record(ctx, elapsed.Seconds(), attrs)
 
