@@ -187,7 +187,11 @@ func (h *harness) start(ps []Proc) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.Name, err)
 		}
-		argv := pinned(h.cfg.ServerCPU, append([]string{h.bin(p.Bin)}, args...))
+		cpu := h.cfg.ServerCPU
+		if p.Remote {
+			cpu = h.cfg.LoadCPU
+		}
+		argv := pinned(cpu, append([]string{h.bin(p.Bin)}, args...))
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Env = append(os.Environ(), env...)
 		logf, err := os.Create(filepath.Join(h.dir, p.Name+".log"))
