@@ -48,7 +48,10 @@ func newMetrics() *metrics {
 		metric.WithDescription("How long an upstream attempt waited for the limiter, by outcome (granted, refused, canceled)."))
 	mt.refusals, _ = m.Int64Counter("gateway.ratelimit.refusals", metric.WithUnit("{request}"),
 		metric.WithDescription("Attempts the limiter did not send, by reason (budget, paused, concurrency)."))
-	mt.degraded, _ = m.Int64Gauge("gateway.ratelimit.degraded", metric.WithUnit("1"),
+	// Unit "{state}", not "1": the Prometheus exporter names a unit-1
+	// gauge gateway_ratelimit_degraded_ratio, and a 0/1 state is no ratio
+	// (the alerts in deploy/README.md query gateway_ratelimit_degraded).
+	mt.degraded, _ = m.Int64Gauge("gateway.ratelimit.degraded", metric.WithUnit("{state}"),
 		metric.WithDescription("1 while the limiter runs on its local fallback budget because Redis is unreachable."))
 	mt.roundTrips, _ = m.Int64Counter("gateway.ratelimit.redis.round_trips", metric.WithUnit("{roundtrip}"),
 		metric.WithDescription("Redis round trips of the shared limiter, by outcome (lease, return, heartbeat, pause, error)."))

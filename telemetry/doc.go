@@ -65,7 +65,7 @@
 //	gateway.upstream.credentials_rejected counter   {response}     operation, http_status (401|403) [gateway_upstream_credentials_rejected_total]
 //	gateway.ratelimit.wait                histogram s              workspace, outcome, degraded     [gateway_ratelimit_wait_seconds]
 //	gateway.ratelimit.refusals            counter   {request}      workspace, outcome (the reason)  [gateway_ratelimit_refusals_total]
-//	gateway.ratelimit.degraded            gauge     1              workspace (1 degraded, 0 not)    [gateway_ratelimit_degraded]
+//	gateway.ratelimit.degraded            gauge     {state}        workspace (1 degraded, 0 not)    [gateway_ratelimit_degraded]
 //	gateway.ratelimit.mode_transitions    counter   {transition}   outcome (shared|degraded)        [gateway_ratelimit_mode_transitions_total]
 //	gateway.ratelimit.redis.round_trips   counter   {roundtrip}    outcome (the kind, or error)     [gateway_ratelimit_redis_round_trips_total]
 //	gateway.ratelimit.upstream_429        counter   {response}     workspace, operation             [gateway_ratelimit_upstream_429_total]

@@ -14,8 +14,11 @@ import (
 	"google.golang.org/grpc/status"
 
 	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
+	"github.com/intercom-gateway/intercom-gateway/internal/redistest"
+	"github.com/intercom-gateway/intercom-gateway/ratelimit"
 	"github.com/intercom-gateway/intercom-gateway/schemacache"
 	"github.com/intercom-gateway/intercom-gateway/upstream/sandbox"
+	"github.com/redis/go-redis/v9"
 )
 
 // A scripted run, then one scrape of /metrics: every series the issue
@@ -243,4 +246,116 @@ func labelList(l map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// The limiter's refusals and degraded mode, scripted, then scraped:
+//
+//   - a local limiter with a budget of 2 per hour (a burst of 1, then one
+//     token an hour) and no waiting: the first call is granted, the second
+//     refused for budget (REST 429, nothing sent to Intercom);
+//   - a shared limiter on a real redis-server: one call in shared mode,
+//     Redis stops, the heartbeats trip the breaker (degraded), two calls
+//     are granted from the local fallback budget, Redis returns and the
+//     limiter goes back to shared mode.
+func TestLimiterRefusalsAndDegradedModeAreCounted(t *testing.T) {
+	t.Run("refusals", func(t *testing.T) {
+		s := startStack(t, stackConfig{limiter: func() *ratelimit.Limiter {
+			return ratelimit.NewLocal(ratelimit.Config{Window: time.Hour, MaxWait: time.Millisecond}).
+				For("acme", ratelimit.Budget{Limit: 2})
+		}})
+		if code, body := s.get(t, "/v1/tickets/"+sandbox.SeedTicketLogin, nil); code != http.StatusOK {
+			t.Fatalf("first call: HTTP %d %s", code, body)
+		}
+		if code, body := s.get(t, "/v1/tickets/"+sandbox.SeedTicketLogin, nil); code != http.StatusTooManyRequests {
+			t.Fatalf("second call: HTTP %d %s, want 429 (budget spent)", code, body)
+		}
+		s.stop()
+		m := parseMetrics(t, s.scrape(t))
+		for _, c := range []struct {
+			name   string
+			labels map[string]string
+			want   float64
+		}{
+			{"gateway_ratelimit_wait_seconds_count", map[string]string{"workspace": "acme", "outcome": "granted", "degraded": "false"}, 1},
+			{"gateway_ratelimit_wait_seconds_count", map[string]string{"workspace": "acme", "outcome": "refused", "degraded": "false"}, 1},
+			{"gateway_ratelimit_refusals_total", map[string]string{"workspace": "acme", "outcome": "budget"}, 1},
+			{"gateway_upstream_requests_total", map[string]string{"workspace": "acme", "operation": "getTicket", "status": "200"}, 1},
+			{"rpc_server_call_duration_seconds_count", map[string]string{"rpc_response_status_code": "RESOURCE_EXHAUSTED"}, 1},
+		} {
+			if got := m.value(t, c.name, c.labels); got != c.want {
+				t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+			}
+		}
+		if n := m.count("gateway_ratelimit_refusals_total"); n != 1 {
+			t.Errorf("%d refusal series, want 1: %s", n, m.describe("gateway_ratelimit_refusals_total"))
+		}
+	})
+
+	t.Run("degraded", func(t *testing.T) {
+		rs := redistest.Start(t)
+		rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
+		t.Cleanup(func() { _ = rdb.Close() })
+		// Heartbeats every 100 ms: three failed ones trip the breaker soon
+		// after Redis stops, with no call needed.
+		var shared *ratelimit.Shared
+		s := startStack(t, stackConfig{limiter: func() *ratelimit.Limiter {
+			shared = ratelimit.NewShared(rdb, ratelimit.Config{Heartbeat: 100 * time.Millisecond, RedisTimeout: 200 * time.Millisecond}, nil)
+			t.Cleanup(shared.Close)
+			return shared.For("acme", ratelimit.Budget{Limit: 1000})
+		}})
+		call := func(what string) {
+			t.Helper()
+			if code, body := s.get(t, "/v1/tickets/"+sandbox.SeedTicketLogin, nil); code != http.StatusOK {
+				t.Fatalf("%s: HTTP %d %s", what, code, body)
+			}
+		}
+		waitFor := func(what string, ok func() bool) {
+			t.Helper()
+			for deadline := time.Now().Add(20 * time.Second); !ok(); {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: not within 20 s", what)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		call("shared mode")
+		rs.Stop()
+		waitFor("degraded mode after Redis stopped", shared.Degraded)
+		m := parseMetrics(t, s.scrape(t))
+		if got := m.value(t, "gateway_ratelimit_degraded", map[string]string{"workspace": "acme"}); got != 1 {
+			t.Errorf("gateway_ratelimit_degraded while Redis is down = %v, want 1", got)
+		}
+		call("degraded 1")
+		call("degraded 2")
+		rs.Restart()
+		waitFor("shared mode after Redis came back", func() bool { return !shared.Degraded() })
+		s.stop()
+
+		m = parseMetrics(t, s.scrape(t))
+		for _, c := range []struct {
+			name   string
+			labels map[string]string
+			want   float64
+		}{
+			{"gateway_ratelimit_wait_seconds_count", map[string]string{"workspace": "acme", "outcome": "granted", "degraded": "false"}, 1},
+			{"gateway_ratelimit_wait_seconds_count", map[string]string{"workspace": "acme", "outcome": "granted", "degraded": "true"}, 2},
+			{"gateway_ratelimit_degraded", map[string]string{"workspace": "acme"}, 0},
+			{"gateway_ratelimit_mode_transitions_total", map[string]string{"outcome": "degraded"}, 1},
+			{"gateway_ratelimit_mode_transitions_total", map[string]string{"outcome": "shared"}, 1},
+		} {
+			if got := m.value(t, c.name, c.labels); got != c.want {
+				t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+			}
+		}
+		if n := m.count("gateway_ratelimit_refusals_total"); n != 0 {
+			t.Errorf("%d refusal series, want none: %s", n, m.describe("gateway_ratelimit_refusals_total"))
+		}
+		// Round trips: the lease of the first call, failures while Redis
+		// was down, and the heartbeats on either side.
+		for _, outcome := range []string{"lease", "error", "heartbeat"} {
+			if got := m.value(t, "gateway_ratelimit_redis_round_trips_total", map[string]string{"outcome": outcome}); got < 1 {
+				t.Errorf("redis round trips %s = %v, want at least 1", outcome, got)
+			}
+		}
+	})
 }

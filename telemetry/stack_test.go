@@ -59,6 +59,10 @@ type stackConfig struct {
 	quietLogs bool
 	// budget is the limiter's budget per window (default 1000).
 	budget int
+	// limiter replaces the local limiter built from budget. It is called
+	// after telemetry.Setup: instruments made before it would report to
+	// whichever provider an earlier test installed.
+	limiter func() *ratelimit.Limiter
 }
 
 // fixedNow pins the sandbox's clock, so its rate-limit window never rolls
@@ -99,7 +103,12 @@ func startStack(t testing.TB, c stackConfig) *stack {
 	policy := upstream.DefaultRetryPolicy()
 	policy.BaseBackoff, policy.MaxBackoff, policy.Jitter = time.Millisecond, time.Millisecond, 0
 	// The gateway's own limiter, asked before every attempt.
-	limiter := ratelimit.NewLocal(ratelimit.Config{}).For(c.workspace, ratelimit.Budget{Limit: cmp.Or(c.budget, 1000)})
+	var limiter *ratelimit.Limiter
+	if c.limiter != nil {
+		limiter = c.limiter()
+	} else {
+		limiter = ratelimit.NewLocal(ratelimit.Config{}).For(c.workspace, ratelimit.Budget{Limit: cmp.Or(c.budget, 1000)})
+	}
 	client, err := upstream.New(append([]upstream.Option{
 		upstream.WithToken(c.token), upstream.WithBaseURL(base), upstream.WithWorkspace(c.workspace),
 		upstream.WithRetryPolicy(policy), upstream.WithLimiter(limiter),
