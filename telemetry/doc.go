@@ -30,8 +30,9 @@
 // console or none) or an OTLP endpoint is (OTEL_EXPORTER_OTLP_ENDPOINT or
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT); metrics likewise with
 // OTEL_METRICS_EXPORTER. OTEL_SDK_DISABLED=true turns exporting off.
-// Spans go through a batch processor, so a dead collector never blocks a
-// call, and Shutdown flushes within a bounded time.
+// Spans go through a batch processor (a queue of 4,096 spans exported in
+// batches of 1,024 unless OTEL_BSP_* says otherwise), so a dead collector
+// never blocks a call, and Shutdown flushes within a bounded time.
 //
 // # Names to use
 //

@@ -350,9 +350,10 @@ func TestLimiterRefusalsAndDegradedModeAreCounted(t *testing.T) {
 		if n := m.count("gateway_ratelimit_refusals_total"); n != 0 {
 			t.Errorf("%d refusal series, want none: %s", n, m.describe("gateway_ratelimit_refusals_total"))
 		}
-		// Round trips: the lease of the first call, failures while Redis
-		// was down, and the heartbeats on either side.
-		for _, outcome := range []string{"lease", "error", "heartbeat"} {
+		// Round trips: failures while Redis was down, and the heartbeats on
+		// either side (whether the first call leased in a round trip of its
+		// own or from a heartbeat's grant depends on timing).
+		for _, outcome := range []string{"error", "heartbeat"} {
 			if got := m.value(t, "gateway_ratelimit_redis_round_trips_total", map[string]string{"outcome": outcome}); got < 1 {
 				t.Errorf("redis round trips %s = %v, want at least 1", outcome, got)
 			}

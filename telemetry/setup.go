@@ -134,7 +134,7 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 		if !autoexport.IsNoneSpanExporter(exp) {
 			// The batcher drops spans when its queue is full rather than
 			// blocking the call that ended them.
-			topts = append(topts, sdktrace.WithBatcher(exp))
+			topts = append(topts, sdktrace.WithBatcher(exp, batchOptions(o.getenv)...))
 			t.exported = append(t.exported, "traces:"+exporterName(o.getenv, "OTEL_TRACES_EXPORTER"))
 		}
 	}
@@ -149,6 +149,28 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	}
 	otel.SetMeterProvider(t.mp)
 	return t, nil
+}
+
+// Batch span processor sizes, unless OTEL_BSP_MAX_QUEUE_SIZE or
+// OTEL_BSP_MAX_EXPORT_BATCH_SIZE is set (then the SDK's defaults and those
+// variables apply). A REST call makes 4 spans
+// and a gRPC call 3 (more with retries), so at 2,000 calls a second the
+// SDK's default queue of 2,048 spans holds a quarter of a second: a
+// collector that pauses for longer than that loses spans. 4,096 holds half
+// a second (a few MiB at most), and batches of 1,024 halve the export
+// requests; a collector takes that size by default (its OTLP limit is 4 MiB
+// per request; a span here is well under 1 KiB).
+const (
+	batchQueueSize = 4096
+	batchSize      = 1024
+)
+
+func batchOptions(getenv func(string) string) []sdktrace.BatchSpanProcessorOption {
+	// Either variable set: the SDK reads both and keeps them consistent.
+	if getenv("OTEL_BSP_MAX_QUEUE_SIZE") != "" || getenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE") != "" {
+		return nil
+	}
+	return []sdktrace.BatchSpanProcessorOption{sdktrace.WithMaxQueueSize(batchQueueSize), sdktrace.WithMaxExportBatchSize(batchSize)}
 }
 
 // configured says whether the environment asks for a signal to be exported:
