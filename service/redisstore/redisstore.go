@@ -8,12 +8,14 @@
 // store (and logs the switch once), so creates keep working; a retry that
 // lands on another replica during the outage is then not recognised.
 //
-// Every outcome is also kept in that in-memory store (bounded like it: the
-// TTL, 100,000 records, 32 MiB), and it is asked first. So a retry on the
-// same replica finds its create even when Redis lost the record: recorded
-// during an outage, lost because Redis went away between the create and the
-// write, or lost with a Redis restarted empty. Only a retry on another
-// replica depends on Redis having the record.
+// Every outcome this replica records is also kept in that in-memory store
+// (by ticket id only, a couple of hundred bytes; bounded like it: the TTL,
+// 100,000 records, 32 MiB), which is asked when Redis has no record. So a
+// retry on the same replica finds its create even when Redis lost the
+// record: recorded during an outage, lost because Redis went away between
+// the create and the write, or lost with a Redis restarted empty (the
+// ticket is then read again by id). Only a retry on another replica depends
+// on Redis having the record.
 package redisstore
 
 import (
@@ -124,18 +126,18 @@ func (s *Store) Do(ctx context.Context, key string, fn func(context.Context, *se
 	_, _ = rand.Read(tok[:])
 	token := hex.EncodeToString(tok[:])
 	lockKey := s.prefix + key + ":lock"
-	if rec, ok := s.fallback.Get(key); ok && rec.InDoubt == nil {
-		// This replica saw the create succeed: a final outcome never changes.
-		return rec, nil
-	}
 	for {
 		rec, ok, err := s.get(ctx, key)
 		if s.failed(err) {
 			return s.fallback.Do(ctx, key, fn)
 		}
 		if ok && rec.InDoubt == nil {
-			s.fallback.Put(key, rec)
 			return rec, nil
+		}
+		if local, lok := s.fallback.Get(key); !ok && lok && local.InDoubt == nil {
+			// Redis lost it, this replica saw the create succeed: a final
+			// outcome never changes.
+			return local, nil
 		}
 		cctx, cancel := s.cmdCtx(ctx)
 		got, err := s.rdb.SetNX(cctx, lockKey, token, s.lockTTL).Result()
@@ -176,13 +178,18 @@ func (s *Store) run(ctx context.Context, key, lockKey, token string, fn func(con
 		// doubt recorded while Redis was away must be resolved, not sent
 		// again blindly.
 		if local, lok := s.fallback.Get(key); lok {
+			if local.InDoubt == nil {
+				return local, nil
+			}
 			prev = local
 		}
 	}
 	// The outcome of a create that reached Intercom must be recorded even
 	// if its caller went away.
 	rec, ferr := fn(context.WithoutCancel(ctx), prev.InDoubt)
-	s.fallback.Put(key, rec)
+	slim := rec
+	slim.Ticket = nil // this replica's copy: the id is enough to answer again
+	s.fallback.Put(key, slim)
 	cctx, cancel := s.cmdCtx(ctx)
 	defer cancel()
 	if rec.TicketID == "" && rec.InDoubt == nil {
