@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
+	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
 	"github.com/intercom-gateway/intercom-gateway/service"
 	"github.com/intercom-gateway/intercom-gateway/upstream"
 )
@@ -69,16 +70,35 @@ func New(client *upstream.Client, opts ...Option) (*Cache, error) {
 	if o.now != nil {
 		clock = funcClock(o.now)
 	}
-	if c.types, err = newStore[*upstream.TicketType](c, o.maxTypes, clock); err != nil {
+	if c.types, err = newStore(c, "ticket_type", o.maxTypes, clock, client.GetTicketType,
+		func(t *upstream.TicketType) any { return service.TicketTypeProto(t) }); err != nil {
 		return nil, err
 	}
-	if c.list, err = newStore[[]upstream.TicketType](c, 1, clock); err != nil {
+	if c.list, err = newStore(c, "ticket_types", 1, clock,
+		func(ctx context.Context, _ string) ([]upstream.TicketType, error) { return client.ListTicketTypes(ctx) },
+		func(ts []upstream.TicketType) any {
+			out := make([]*gatewayv1.TicketType, 0, len(ts))
+			for i := range ts {
+				out = append(out, service.TicketTypeProto(&ts[i]))
+			}
+			return out
+		}); err != nil {
 		return nil, err
 	}
-	if c.states, err = newStore[[]upstream.TicketState](c, 1, clock); err != nil {
+	if c.states, err = newStore(c, "ticket_states", 1, clock,
+		func(ctx context.Context, _ string) ([]upstream.TicketState, error) {
+			return client.ListTicketStates(ctx)
+		},
+		func(ss []upstream.TicketState) any {
+			out := make([]*gatewayv1.TicketState, 0, len(ss))
+			for _, st := range ss {
+				out = append(out, service.TicketStateProto(st))
+			}
+			return out
+		}); err != nil {
 		return nil, err
 	}
-	if c.tickets, err = newStore[string](c, o.maxTickets, clock); err != nil {
+	if c.tickets, err = newStore(c, "ticket", o.maxTickets, clock, c.loadTicketTypeOf, nil); err != nil {
 		return nil, err
 	}
 	c.Client = client.WithSchemaReader(c)
@@ -118,25 +138,27 @@ func (e entry[V]) loaded() int64 { return e.loadedAt }
 
 // TicketType implements service.SchemaSource and upstream.SchemaReader.
 func (c *Cache) TicketType(ctx context.Context, id string) (*upstream.TicketType, error) {
-	return c.types.get(ctx, "ticket_type", id, func(ctx context.Context) (*upstream.TicketType, error) {
-		return c.raw.GetTicketType(ctx, id)
-	})
+	e, err := c.types.get(ctx, id)
+	return e.val, err
 }
 
 // TicketTypeOf implements service.SchemaSource and upstream.SchemaReader. A
 // ticket's type changes only when the ticket is moved to another type, so
 // the id is cached like a schema.
 func (c *Cache) TicketTypeOf(ctx context.Context, ticketID string) (string, error) {
-	return c.tickets.get(ctx, "ticket", ticketID, func(ctx context.Context) (string, error) {
-		t, err := c.raw.GetTicket(ctx, ticketID)
-		if err != nil {
-			return "", err
-		}
-		if t.Type == nil {
-			return "", nil
-		}
-		return t.Type.ID, nil
-	})
+	e, err := c.tickets.get(ctx, ticketID)
+	return e.val, err
+}
+
+func (c *Cache) loadTicketTypeOf(ctx context.Context, ticketID string) (string, error) {
+	t, err := c.raw.GetTicket(ctx, ticketID)
+	if err != nil {
+		return "", err
+	}
+	if t.Type == nil {
+		return "", nil
+	}
+	return t.Type.ID, nil
 }
 
 // Prime caches t as if it had just been loaded from Intercom, without
@@ -150,13 +172,45 @@ func (c *Cache) GetTicketType(ctx context.Context, id string) (*upstream.TicketT
 
 // ListTicketTypes answers from the cache (service.TicketTypeAPI).
 func (c *Cache) ListTicketTypes(ctx context.Context) ([]upstream.TicketType, error) {
-	return c.list.get(ctx, "ticket_types", allKey, c.raw.ListTicketTypes)
+	e, err := c.list.get(ctx, allKey)
+	return e.val, err
 }
 
 // ListTicketStates answers from the cache (service.TicketTypeAPI and
 // upstream.SchemaReader).
 func (c *Cache) ListTicketStates(ctx context.Context) ([]upstream.TicketState, error) {
-	return c.states.get(ctx, "ticket_states", allKey, c.raw.ListTicketStates)
+	e, err := c.states.get(ctx, allKey)
+	return e.val, err
+}
+
+// GetTicketTypeProto is GetTicketType's answer as the gateway gives it, built
+// once per cached entry (service.CachedAnswers).
+func (c *Cache) GetTicketTypeProto(ctx context.Context, id string) (*gatewayv1.TicketType, error) {
+	e, err := c.types.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return e.answer.(*gatewayv1.TicketType), nil
+}
+
+// ListTicketTypesProto is ListTicketTypes's answer as the gateway gives it,
+// built once per cached list (service.CachedAnswers).
+func (c *Cache) ListTicketTypesProto(ctx context.Context) ([]*gatewayv1.TicketType, error) {
+	e, err := c.list.get(ctx, allKey)
+	if err != nil {
+		return nil, err
+	}
+	return e.answer.([]*gatewayv1.TicketType), nil
+}
+
+// ListTicketStatesProto is ListTicketStates's answer as the gateway gives
+// it, built once per cached list (service.CachedAnswers).
+func (c *Cache) ListTicketStatesProto(ctx context.Context) ([]*gatewayv1.TicketState, error) {
+	e, err := c.states.get(ctx, allKey)
+	if err != nil {
+		return nil, err
+	}
+	return e.answer.([]*gatewayv1.TicketState), nil
 }
 
 // CreateTicketType creates the type in Intercom and caches Intercom's answer.
@@ -270,6 +324,7 @@ func replaceByID[T any](s []T, v T, id func(T) string) []T {
 var (
 	_ service.Client        = (*Cache)(nil)
 	_ service.SchemaSource  = (*Cache)(nil)
+	_ service.CachedAnswers = (*Cache)(nil)
 	_ upstream.SchemaReader = (*Cache)(nil)
 )
 

@@ -34,6 +34,17 @@
 // caller can make the gateway call Intercom more than once per entry per
 // MinReload.
 //
+// # Reads at memory speed
+//
+// Each entry keeps, beside the schema, the gateway's answer built from it
+// (service.CachedAnswers): GetTicketType, ListTicketTypes and
+// ListTicketStates served from the cache look the answer up instead of
+// converting every attribute on every call. A write through the gateway
+// makes a new entry, and so a new answer. A hit makes no span unless the
+// call is traced (its span is recording), so that with tracing off or an
+// unsampled call it costs a map lookup, a counter and the call's
+// x-gateway-cache report.
+//
 // # What it is not
 //
 // It caches no tickets: only the id of each ticket's type, which changes

@@ -10,6 +10,7 @@ import (
 	"github.com/maypok86/otter/v2"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/intercom-gateway/intercom-gateway/service"
 	"github.com/intercom-gateway/intercom-gateway/upstream"
@@ -17,9 +18,12 @@ import (
 
 // entry is one cached value with the time it was loaded (by the cache's
 // clock) and a load sequence number, which tells a read whether the value
-// was loaded while it waited (a miss) or was there before (a hit).
+// was loaded while it waited (a miss) or was there before (a hit). answer is
+// the gateway's answer built from val when the entry was made (see
+// service.CachedAnswers), so that reads served from memory only look it up.
 type entry[V any] struct {
 	val      V
+	answer   any
 	loadedAt int64
 	seq      uint64
 }
@@ -27,11 +31,17 @@ type entry[V any] struct {
 // store is one kind of entry (ticket types, the type list, the states, the
 // ticket-to-type ids) in its own otter cache.
 type store[V any] struct {
-	c     *otter.Cache[string, entry[V]]
-	owner *Cache
+	c      *otter.Cache[string, entry[V]]
+	owner  *Cache
+	kind   string // the span's kind attribute
+	loader otter.Loader[string, entry[V]]
+	build  func(V) any // the answer of an entry; nil: none
 }
 
-func newStore[V any](owner *Cache, maxSize int, clock otter.Clock) (*store[V], error) {
+// newStore makes a store of at most maxSize entries, which load reads from
+// Intercom and build (if not nil) turns into the gateway's answer.
+func newStore[V any](owner *Cache, kind string, maxSize int, clock otter.Clock,
+	load func(ctx context.Context, key string) (V, error), build func(V) any) (*store[V], error) {
 	o := owner.o
 	c, err := otter.New(&otter.Options[string, entry[V]]{
 		MaximumSize: maxSize,
@@ -46,22 +56,11 @@ func newStore[V any](owner *Cache, maxSize int, clock otter.Clock) (*store[V], e
 	if err != nil {
 		return nil, fmt.Errorf("schemacache: %w", err)
 	}
-	return &store[V]{c: c, owner: owner}, nil
-}
-
-// get answers key from the cache, loading it with load when it is absent,
-// past its TTL, or when ctx asks for a fresh read. It reports the outcome to
-// the call (service.ReportSchema), to the metrics and to a span.
-func (s *store[V]) get(ctx context.Context, kind, key string, load func(context.Context) (V, error)) (V, error) {
-	o := s.owner
-	ctx, span := o.tracer.Start(ctx, spanLookup)
-	defer span.End()
-	span.SetAttributes(attribute.String(keyWorkspace, o.o.workspace), attribute.String("kind", kind))
-
-	before := o.seq.Load()
-	loader := otter.LoaderFunc[string, entry[V]](func(ctx context.Context, _ string) (entry[V], error) {
-		v, err := load(ctx)
-		o.metrics.loaded(ctx, err)
+	s := &store[V]{c: c, owner: owner, kind: kind, build: build}
+	// One loader for every read of the store, rather than a closure per read.
+	s.loader = otter.LoaderFunc[string, entry[V]](func(ctx context.Context, key string) (entry[V], error) {
+		v, err := load(ctx, key)
+		owner.metrics.loaded(ctx, err)
 		if err != nil {
 			if isNotFound(err) {
 				// Tells otter to drop an entry whose thing is gone.
@@ -69,29 +68,54 @@ func (s *store[V]) get(ctx context.Context, kind, key string, load func(context.
 			}
 			return entry[V]{}, err
 		}
-		return entry[V]{val: v, loadedAt: o.nowNano(), seq: o.seq.Add(1)}, nil
+		return s.newEntry(v, owner.nowNano()), nil
 	})
+	return s, nil
+}
 
+// newEntry is v loaded at loadedAt (nanoseconds), with its answer built.
+func (s *store[V]) newEntry(v V, loadedAt int64) entry[V] {
+	e := entry[V]{val: v, loadedAt: loadedAt, seq: s.owner.seq.Add(1)}
+	if s.build != nil {
+		e.answer = s.build(v)
+	}
+	return e
+}
+
+// get answers key from the cache, loading it when it is absent, past its
+// TTL, or when ctx asks for a fresh read. It reports the outcome to the call
+// (service.ReportSchema), to the metrics and, when the call is traced, to a
+// span.
+func (s *store[V]) get(ctx context.Context, key string) (entry[V], error) {
+	o := s.owner
+	// A span only under a recording one: with tracing off (or the call not
+	// sampled) a hit stays a map lookup, with no span made and thrown away.
+	var span trace.Span
+	if trace.SpanFromContext(ctx).IsRecording() {
+		ctx, span = o.tracer.Start(ctx, spanLookup,
+			trace.WithAttributes(attribute.String(keyWorkspace, o.o.workspace), attribute.String("kind", s.kind)))
+		defer span.End()
+	}
+
+	before := o.seq.Load()
 	var (
 		e     entry[V]
 		err   error
 		stale bool
 	)
 	if service.FreshSchema(ctx) {
-		e, stale, err = s.reload(ctx, key, loader)
+		e, stale, err = s.reload(ctx, key)
 	} else {
-		e, err = s.c.Get(ctx, key, loader)
+		e, err = s.c.Get(ctx, key, s.loader)
 		err = unwrapNotFound(err)
 		if err == nil && o.age(e) >= o.o.ttl {
-			e, stale, err = s.reload(ctx, key, loader)
+			e, stale, err = s.reload(ctx, key)
 		}
 	}
 	status := service.CacheHit
 	switch {
 	case err != nil:
 		status = service.CacheMiss
-		span.RecordError(err)
-		span.SetStatus(codes.Error, "schema read failed")
 	case stale:
 		status = service.CacheStale
 	case e.seq > before:
@@ -99,18 +123,20 @@ func (s *store[V]) get(ctx context.Context, kind, key string, load func(context.
 	}
 	o.metrics.lookup(ctx, status)
 	service.ReportSchema(ctx, status)
-	span.SetAttributes(attribute.String(keyOutcome, status.String()))
-	if err != nil {
-		var zero V
-		return zero, err
+	if span != nil {
+		span.SetAttributes(attribute.String(keyOutcome, status.String()))
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "schema read failed")
+		}
 	}
-	return e.val, nil
+	return e, err
 }
 
 // reload loads key now, joining a load already in flight. When the load
 // fails because Intercom is unavailable, the old entry is returned with
 // stale set if it is within the stale bound.
-func (s *store[V]) reload(ctx context.Context, key string, loader otter.Loader[string, entry[V]]) (entry[V], bool, error) {
+func (s *store[V]) reload(ctx context.Context, key string) (entry[V], bool, error) {
 	o := s.owner
 	old, had := s.c.GetIfPresent(key)
 	if had && o.age(old) < o.o.minReload {
@@ -118,7 +144,7 @@ func (s *store[V]) reload(ctx context.Context, key string, loader otter.Loader[s
 	}
 	var r otter.RefreshResult[string, entry[V]]
 	select {
-	case r = <-s.c.Refresh(ctx, key, loader):
+	case r = <-s.c.Refresh(ctx, key, s.loader):
 	case <-ctx.Done():
 		return entry[V]{}, false, ctx.Err()
 	}
@@ -136,14 +162,15 @@ func (s *store[V]) reload(ctx context.Context, key string, loader otter.Loader[s
 
 // set stores v as freshly loaded.
 func (s *store[V]) set(key string, v V) {
-	o := s.owner
-	s.c.Set(key, entry[V]{val: v, loadedAt: o.nowNano(), seq: o.seq.Add(1)})
+	s.c.Set(key, s.newEntry(v, s.owner.nowNano()))
 }
 
 // patch changes a present entry in place, keeping its age.
 func (s *store[V]) patch(key string, f func(V) V) {
 	s.c.ComputeIfPresent(key, func(old entry[V]) (entry[V], otter.ComputeOp) {
-		return entry[V]{val: f(old.val), loadedAt: old.loadedAt, seq: old.seq}, otter.WriteOp
+		e := s.newEntry(f(old.val), old.loadedAt)
+		e.seq = old.seq
+		return e, otter.WriteOp
 	})
 }
 

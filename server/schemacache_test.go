@@ -233,3 +233,76 @@ func TestTicketAttributesCheckedBeforeIntercom(t *testing.T) {
 		t.Errorf("x-gateway-cache %v after a re-read, want miss", got)
 	}
 }
+
+// Ticket-type writes through the gateway show in its next reads at once,
+// over gRPC and REST, answered from the cache: the answers the cache keeps
+// ready-made (service.CachedAnswers) are rebuilt with each write, not left
+// as they were when the type was first read.
+func TestTicketTypeWritesShowAtOnceThroughTheGateway(t *testing.T) {
+	t.Parallel()
+	sb := sandbox.New()
+	g := startCachedOnSandbox(t, sb)
+	types := gatewayv1.NewTicketTypeServiceClient(g.conn)
+	ctx := t.Context()
+	bug := &gatewayv1.GetTicketTypeRequest{TicketTypeId: sandbox.SeedTicketTypeBug}
+	if _, err := types.GetTicketType(ctx, bug); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := types.ListTicketTypes(ctx, &gatewayv1.ListTicketTypesRequest{}); err != nil {
+		t.Fatal(err)
+	}
+
+	name, desc := "Defect", "Which browser and version"
+	if _, err := types.UpdateTicketType(ctx, &gatewayv1.UpdateTicketTypeRequest{TicketTypeId: sandbox.SeedTicketTypeBug, Name: &name}); err != nil {
+		t.Fatal(err)
+	}
+	created, err := types.CreateTicketTypeAttribute(ctx, &gatewayv1.CreateTicketTypeAttributeRequest{TicketTypeId: sandbox.SeedTicketTypeBug,
+		Name: "Browser", Description: "Which browser", DataType: gatewayv1.AttributeDataType_ATTRIBUTE_DATA_TYPE_STRING})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrID := created.GetAttribute().GetId()
+	if _, err := types.UpdateTicketTypeAttribute(ctx, &gatewayv1.UpdateTicketTypeAttributeRequest{TicketTypeId: sandbox.SeedTicketTypeBug,
+		AttributeId: attrID, Description: &desc}); err != nil {
+		t.Fatal(err)
+	}
+	sb.ResetRequests()
+
+	hasBrowser := func(tt *gatewayv1.TicketType) bool {
+		return slices.ContainsFunc(tt.GetAttributes(), func(a *gatewayv1.TicketTypeAttribute) bool {
+			return a.GetId() == attrID && a.GetDescription() == desc
+		})
+	}
+	var header metadata.MD
+	got, err := types.GetTicketType(ctx, bug, grpc.Header(&header))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tt := got.GetTicketType(); tt.GetName() != name || !hasBrowser(tt) {
+		t.Errorf("GetTicketType after the writes: name %q, attributes %v; want %s with the updated Browser attribute", tt.GetName(), tt.GetAttributes(), name)
+	}
+	if v := header.Get(service.CacheHeader); !slices.Equal(v, []string{"hit"}) {
+		t.Errorf("GetTicketType after the writes: x-gateway-cache %v, want hit", v)
+	}
+	list, err := types.ListTicketTypes(ctx, &gatewayv1.ListTicketTypesRequest{}, grpc.Header(&header))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(list.GetTicketTypes(), func(tt *gatewayv1.TicketType) bool { return tt.GetId() == sandbox.SeedTicketTypeBug })
+	if i < 0 || list.GetTicketTypes()[i].GetName() != name || !hasBrowser(list.GetTicketTypes()[i]) {
+		t.Errorf("ListTicketTypes after the writes does not show the updated type")
+	}
+	if v := header.Get(service.CacheHeader); !slices.Equal(v, []string{"hit"}) {
+		t.Errorf("ListTicketTypes after the writes: x-gateway-cache %v, want hit", v)
+	}
+	resp, body := g.do(t, http.MethodGet, "/v1/ticket-types/"+sandbox.SeedTicketTypeBug, "", nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"name":"Defect"`) || !strings.Contains(string(body), desc) {
+		t.Errorf("REST GET after the writes: HTTP %d %s; want the updated type", resp.StatusCode, body)
+	}
+	if v := resp.Header.Get("X-Gateway-Cache"); v != "hit" {
+		t.Errorf("REST GET after the writes: X-Gateway-Cache %q, want hit", v)
+	}
+	if r := sb.Requests(); len(r) != 0 {
+		t.Errorf("reads after the writes reached Intercom %d times (first: %s %s), want 0", len(r), r[0].Method, r[0].Path)
+	}
+}

@@ -143,10 +143,12 @@ func ReportSchema(ctx context.Context, s CacheStatus) {
 // noCacheRequested reports whether the caller's cache-control metadata
 // (REST: the Cache-Control header, which grpc-gateway forwards as
 // grpcgateway-cache-control) holds no-cache or max-age=0 (RFC 9111 §5.2.1).
-func noCacheRequested(md metadata.MD) bool {
-	for _, key := range []string{"cache-control", "grpcgateway-cache-control"} {
-		for _, v := range md.Get(key) {
-			for _, d := range strings.Split(v, ",") {
+// It reads the two keys alone rather than copying all of the call's
+// metadata.
+func noCacheRequested(ctx context.Context) bool {
+	for _, key := range [...]string{"cache-control", "grpcgateway-cache-control"} {
+		for _, v := range metadata.ValueFromIncomingContext(ctx, key) {
+			for d := range strings.SplitSeq(v, ",") {
 				d = strings.ToLower(strings.TrimSpace(d))
 				if d == "no-cache" || d == "max-age=0" {
 					return true
@@ -157,21 +159,33 @@ func noCacheRequested(md metadata.MD) bool {
 	return false
 }
 
+// cacheHeaders are the x-gateway-cache headers by status, made once: grpc
+// copies what SetHeader is given.
+var cacheHeaders = [...]metadata.MD{
+	CacheHit:   metadata.Pairs(CacheHeader, CacheHit.String()),
+	CacheMiss:  metadata.Pairs(CacheHeader, CacheMiss.String()),
+	CacheStale: metadata.Pairs(CacheHeader, CacheStale.String()),
+}
+
 // UnarySchemaInterceptor lets callers force fresh schema reads with
 // cache-control: no-cache, and tells them where a call's schema came from in
 // the x-gateway-cache response header (hit, miss or stale; absent when the
 // call read no schema).
 func UnarySchemaInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if md, ok := metadata.FromIncomingContext(ctx); ok && noCacheRequested(md) {
+		if noCacheRequested(ctx) {
 			ctx = WithFreshSchema(ctx)
 		}
-		ctx, report := WithCacheReport(ctx)
+		r := &cacheReport{}
+		ctx = context.WithValue(ctx, reportKey{}, r)
 		resp, err := handler(ctx, req)
-		if st := report(); st != CacheNone {
+		r.mu.Lock()
+		st := r.status
+		r.mu.Unlock()
+		if st != CacheNone {
 			// Headers are sent with the first response message or the
 			// status, so this still reaches the caller on both.
-			_ = grpc.SetHeader(ctx, metadata.Pairs(CacheHeader, st.String()))
+			_ = grpc.SetHeader(ctx, cacheHeaders[st])
 		}
 		return resp, err
 	}

@@ -9,11 +9,38 @@ import (
 	"github.com/intercom-gateway/intercom-gateway/upstream"
 )
 
+// CachedAnswers is implemented by a TicketTypeAPI that keeps the gateway's
+// answers beside the schemas it caches (schemacache.Cache builds them with
+// TicketTypeProto and TicketStateProto once per cached entry), so that a
+// read served from memory is a lookup rather than a conversion of every
+// attribute on every call. The messages are shared by every call that reads
+// the entry: nobody may change them.
+type CachedAnswers interface {
+	GetTicketTypeProto(ctx context.Context, id string) (*gatewayv1.TicketType, error)
+	ListTicketTypesProto(ctx context.Context) ([]*gatewayv1.TicketType, error)
+	ListTicketStatesProto(ctx context.Context) ([]*gatewayv1.TicketState, error)
+}
+
+// TicketTypeProto is the gateway's answer for an Intercom ticket type, as
+// GetTicketType and ListTicketTypes give it.
+func TicketTypeProto(t *upstream.TicketType) *gatewayv1.TicketType { return ticketTypeToProto(t) }
+
+// TicketStateProto is the gateway's answer for an Intercom ticket state, as
+// ListTicketStates gives it (nil for an empty state).
+func TicketStateProto(s upstream.TicketState) *gatewayv1.TicketState { return stateToProto(s) }
+
 // ListTicketTypes implements gatewayv1.TicketTypeServiceServer.
 func (s *TicketTypeService) ListTicketTypes(ctx context.Context, _ *gatewayv1.ListTicketTypesRequest) (*gatewayv1.ListTicketTypesResponse, error) {
 	b, err := s.backends.Backend(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if a, ok := b.TicketTypes.(CachedAnswers); ok {
+		types, err := a.ListTicketTypesProto(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &gatewayv1.ListTicketTypesResponse{TicketTypes: types}, nil
 	}
 	types, err := b.TicketTypes.ListTicketTypes(ctx)
 	if err != nil {
@@ -30,11 +57,18 @@ func (s *TicketTypeService) ListTicketTypes(ctx context.Context, _ *gatewayv1.Li
 func (s *TicketTypeService) GetTicketType(ctx context.Context, req *gatewayv1.GetTicketTypeRequest) (*gatewayv1.GetTicketTypeResponse, error) {
 	var v violations
 	v.id("ticket_type_id", req.GetTicketTypeId())
-	return run(ctx, s.backends, v, func(b Backend) (*upstream.TicketType, error) {
-		return b.TicketTypes.GetTicketType(ctx, req.GetTicketTypeId())
+	return run(ctx, s.backends, v, func(b Backend) (*gatewayv1.TicketType, error) {
+		if a, ok := b.TicketTypes.(CachedAnswers); ok {
+			return a.GetTicketTypeProto(ctx, req.GetTicketTypeId())
+		}
+		t, err := b.TicketTypes.GetTicketType(ctx, req.GetTicketTypeId())
+		if err != nil {
+			return nil, err
+		}
+		return ticketTypeToProto(t), nil
 	},
-		func(t *upstream.TicketType) *gatewayv1.GetTicketTypeResponse {
-			return &gatewayv1.GetTicketTypeResponse{TicketType: ticketTypeToProto(t)}
+		func(t *gatewayv1.TicketType) *gatewayv1.GetTicketTypeResponse {
+			return &gatewayv1.GetTicketTypeResponse{TicketType: t}
 		})
 }
 
@@ -215,6 +249,13 @@ func (s *TicketTypeService) ListTicketStates(ctx context.Context, _ *gatewayv1.L
 	b, err := s.backends.Backend(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if a, ok := b.TicketTypes.(CachedAnswers); ok {
+		states, err := a.ListTicketStatesProto(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &gatewayv1.ListTicketStatesResponse{TicketStates: states}, nil
 	}
 	states, err := b.TicketTypes.ListTicketStates(ctx)
 	if err != nil {

@@ -81,7 +81,9 @@
 // Outcomes: for the limiter wait granted, refused or canceled (refusals
 // count refused with the reason as outcome: budget, paused, concurrency,
 // deadline); for the limiter's Redis round trips lease, heartbeat, pause
-// or error; for cache invalidations write (through this replica),
+// or error; for schema-cache refreshes ok or error (every load from
+// Intercom, foreground and background, so error is the cache's error
+// count); for cache invalidations write (through this replica),
 // remote (another replica's, over the bus), resubscribed (the bus
 // reconnected and everything was dropped) or publish_error; for in-doubt
 // creates lost (a create's answer was lost, so it went in doubt), then per
@@ -100,7 +102,8 @@
 // Spans (internal kind, children of the call's span):
 //
 //	gateway.ratelimit.wait      attributes workspace, outcome, degraded; its duration is the wait
-//	gateway.schemacache.lookup  attributes workspace, outcome (hit|miss|stale)
+//	gateway.schemacache.lookup  attributes workspace, kind, outcome (hit|miss|stale); only in
+//	                            traced calls (a hit costs no span when the call's span is not recording)
 //	gateway.create.reconcile    attributes workspace, outcome (found|absent|unresolved)
 //
 // Each Intercom attempt is a client span "<METHOD> <operation>" made by

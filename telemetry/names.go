@@ -30,6 +30,7 @@ const (
 	MetricCacheMisses       = "gateway.schemacache.misses"
 	MetricCacheRefreshes    = "gateway.schemacache.refreshes"
 	MetricCacheStaleServes  = "gateway.schemacache.stale_serves"
+	MetricCacheInvalidated  = "gateway.schemacache.invalidations"
 	MetricCreateInDoubt     = "gateway.create.in_doubt"
 	MetricConfigReloads     = "gateway.config.reloads"
 )
