@@ -42,6 +42,8 @@ type Config struct {
 	// RateLimit says how budgets are spent.
 	Redis     Redis     `yaml:"redis"`
 	RateLimit RateLimit `yaml:"rate_limit"`
+	// SchemaCache keeps ticket-type schemas in memory, per workspace.
+	SchemaCache SchemaCache `yaml:"schema_cache"`
 }
 
 // Listen is where the gateway serves and how it stops.
@@ -259,6 +261,17 @@ func Defaults() Config {
 			MaxWait:      ratelimit.DefaultConfig().MaxWait,
 			RedisTimeout: ratelimit.DefaultConfig().RedisTimeout,
 			Safety:       ratelimit.DefaultConfig().Safety,
+		},
+		// Schemas change rarely and every ticket write reads one: minutes
+		// in memory, a busy one reloaded in the background every minute,
+		// and a quarter of an hour of Intercom outage bridged.
+		SchemaCache: SchemaCache{
+			TTL:        5 * time.Minute,
+			Refresh:    time.Minute,
+			MaxStale:   15 * time.Minute,
+			MinReload:  time.Second,
+			MaxTypes:   10_000,
+			MaxTickets: 100_000,
 		},
 	}
 }

@@ -146,6 +146,13 @@ func TestLoad(t *testing.T) {
 				c.Log.Level = slog.LevelWarn
 				c.Workspaces = envOnly(func(w *config.Workspace) { w.Region, w.Timeout = "au", 9*time.Second })
 			})},
+		{"schema cache from file, env and flags", plus(map[string]string{"GATEWAY_SCHEMA_TTL": "10m", "GATEWAY_SCHEMA_MAX_TYPES": "50"}),
+			[]string{"--config", writeFile(t, "schema.yaml", "schema_cache:\n  refresh: 2m\n  max_stale: 0s\n  max_tickets: 1000\n  ttl: 1m\n"),
+				"--schema-min-reload", "250ms"},
+			with(func(c *config.Config) {
+				c.SchemaCache = config.SchemaCache{TTL: 10 * time.Minute, Refresh: 2 * time.Minute, MaxStale: 0,
+					MinReload: 250 * time.Millisecond, MaxTypes: 50, MaxTickets: 1000}
+			})},
 		{"sandbox on needs no token and no callers", nil, []string{"--sandbox", "ON", "--sandbox-addr", "127.0.0.1:23001"},
 			with(func(c *config.Config) {
 				c.Auth.InsecureNoAuth = false
@@ -324,6 +331,22 @@ func TestLoadErrors(t *testing.T) {
 			"config: the key-hash secret is missing: S (auth.hmac_secret_env) is not set"},
 		{"HMAC secret too short", map[string]string{"T": "t", "S": "s3cr3t"}, []string{"--config", file("c9.yaml", callers("  - {id: x, key_hashes: ["+h1+"], workspaces: [a]}\n"))},
 			"config: auth: the key-hash secret has 6 bytes, want at least 32"},
+		{"schema TTL zero", withToken(map[string]string{"GATEWAY_SCHEMA_TTL": "0s"}), nil,
+			"config: schema_cache.ttl (GATEWAY_SCHEMA_TTL) must be positive, got 0s"},
+		{"schema refresh negative", withToken(nil), []string{"--schema-refresh", "-1s"},
+			"config: schema_cache.refresh (GATEWAY_SCHEMA_REFRESH) must be positive, got -1s"},
+		{"schema refresh beyond TTL", withToken(map[string]string{"GATEWAY_SCHEMA_TTL": "1m", "GATEWAY_SCHEMA_REFRESH": "2m"}), nil,
+			"config: schema_cache.refresh (GATEWAY_SCHEMA_REFRESH) 2m0s must not exceed schema_cache.ttl (GATEWAY_SCHEMA_TTL) 1m0s: a schema would expire before its background refresh"},
+		{"schema max stale negative", token, []string{"--config", file("s1.yaml", "schema_cache: {max_stale: -5m}\n")},
+			"config: schema_cache.max_stale (GATEWAY_SCHEMA_MAX_STALE) must not be negative, got -5m0s"},
+		{"schema min reload negative", withToken(map[string]string{"GATEWAY_SCHEMA_MIN_RELOAD": "-1ms"}), nil,
+			"config: schema_cache.min_reload (GATEWAY_SCHEMA_MIN_RELOAD) must not be negative, got -1ms"},
+		{"schema max types zero", withToken(map[string]string{"GATEWAY_SCHEMA_MAX_TYPES": "0"}), nil,
+			"config: schema_cache.max_types (GATEWAY_SCHEMA_MAX_TYPES) must be positive, got 0"},
+		{"schema max tickets negative", token, []string{"--config", file("s2.yaml", "schema_cache:\n  max_tickets: -3\n")},
+			"config: schema_cache.max_tickets (GATEWAY_SCHEMA_MAX_TICKETS) must be positive, got -3"},
+		{"schema TTL not a duration", withToken(map[string]string{"GATEWAY_SCHEMA_TTL": "soon"}), nil,
+			`config: GATEWAY_SCHEMA_TTL: not a duration (want e.g. 20s or 1m30s): "soon"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -120,6 +120,7 @@ func (c *Config) validate(getenv func(string) string, tokens bool) error {
 			return nil
 		},
 		c.validateWorkspaces,
+		c.SchemaCache.validate,
 		func() error {
 			if !tokens || c.UseSandbox() {
 				return nil

@@ -161,6 +161,14 @@ func (c *Cache) loadTicketTypeOf(ctx context.Context, ticketID string) (string, 
 	return t.Type.ID, nil
 }
 
+// Len reports how many ticket types and ticket-to-type ids the cache
+// holds, after evictions still pending. WithMaxEntries bounds both.
+func (c *Cache) Len() (types, tickets int) {
+	c.types.c.CleanUp()
+	c.tickets.c.CleanUp()
+	return c.types.c.EstimatedSize(), c.tickets.c.EstimatedSize()
+}
+
 // Prime caches t as if it had just been loaded from Intercom, without
 // telling other replicas: a warm-up with types read elsewhere.
 func (c *Cache) Prime(t *upstream.TicketType) { c.types.set(t.ID, t) }

@@ -3,6 +3,7 @@ package schemacache_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -418,6 +419,78 @@ func TestOptionsAreValidated(t *testing.T) {
 	} {
 		if _, err := schemacache.New(client, opts...); err == nil {
 			t.Errorf("%s: New accepted it", name)
+		}
+	}
+}
+
+// Memory is bounded per workspace: two workspaces' caches, each allowed 10
+// ticket types and 20 ticket ids, read 60 types and 80 tickets each. Each
+// holds at most its bound, and a second pass over the same ids goes back to
+// Intercom for all but at most the bound: the others were really dropped.
+func TestMemoryIsBoundedPerWorkspace(t *testing.T) {
+	t.Parallel()
+	const (
+		maxTypes, maxTickets = 10, 20
+		nTypes, nTickets     = 60, 80
+	)
+	e := newEnv(t, schemacache.WithMaxEntries(maxTypes, maxTickets))
+	other := newCache(t, e.srv.URL, e.clock, schemacache.WithWorkspace("other"), schemacache.WithMaxEntries(maxTypes, maxTickets))
+	ctx := t.Context()
+	// Made behind the caches' back, with a client of their own.
+	direct, err := upstream.New(upstream.WithToken("t"), upstream.WithBaseURL(e.srv.URL), upstream.WithVersion(upstream.VersionPreview))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var typeIDs, ticketIDs []string
+	for i := range nTypes {
+		tt, err := direct.CreateTicketType(ctx, upstream.CreateTicketTypeParams{Name: fmt.Sprintf("Type %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		typeIDs = append(typeIDs, tt.ID)
+	}
+	for i := range nTickets {
+		tk, err := direct.CreateTicket(ctx, upstream.CreateTicketParams{TicketTypeID: typeIDs[i%nTypes],
+			Contacts:   []upstream.ContactIdentifier{{ID: sandbox.SeedContactAlice}},
+			Attributes: map[string]any{"_default_title_": fmt.Sprintf("Ticket %d", i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ticketIDs = append(ticketIDs, tk.ID)
+	}
+
+	for _, c := range []*schemacache.Cache{e.cache, other} {
+		for pass := range 2 {
+			e.sb.ResetRequests()
+			for i, id := range typeIDs {
+				tt, err := c.GetTicketType(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tt.ID != id {
+					t.Fatalf("type %s answered as %s", id, tt.ID)
+				}
+				if got, err := c.TicketTypeOf(ctx, ticketIDs[i%nTickets]); err != nil || got != typeIDs[i%nTickets%nTypes] {
+					t.Fatalf("TicketTypeOf(%s) = %q, %v", ticketIDs[i%nTickets], got, err)
+				}
+			}
+			for _, id := range ticketIDs[nTypes:] {
+				if _, err := c.TicketTypeOf(ctx, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+			types, tickets := c.Len()
+			if types > maxTypes || tickets > maxTickets {
+				t.Errorf("pass %d: the cache holds %d types and %d ticket ids, bound %d and %d", pass+1, types, tickets, maxTypes, maxTickets)
+			}
+			if pass == 1 {
+				if n := e.calls("getTicketType"); n < nTypes-maxTypes {
+					t.Errorf("second pass: %d type reads reached Intercom, want at least %d (all but the %d kept)", n, nTypes-maxTypes, maxTypes)
+				}
+				if n := e.calls("getTicket"); n < nTickets-maxTickets {
+					t.Errorf("second pass: %d ticket reads reached Intercom, want at least %d (all but the %d kept)", n, nTickets-maxTickets, maxTickets)
+				}
+			}
 		}
 	}
 }

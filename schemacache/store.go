@@ -104,12 +104,12 @@ func (s *store[V]) get(ctx context.Context, key string) (entry[V], error) {
 		stale bool
 	)
 	if service.FreshSchema(ctx) {
-		e, stale, err = s.reload(ctx, key)
+		e, stale, err = s.reload(ctx, key, true)
 	} else {
 		e, err = s.c.Get(ctx, key, s.loader)
 		err = unwrapNotFound(err)
 		if err == nil && o.age(e) >= o.o.ttl {
-			e, stale, err = s.reload(ctx, key)
+			e, stale, err = s.reload(ctx, key, false)
 		}
 	}
 	status := service.CacheHit
@@ -135,11 +135,18 @@ func (s *store[V]) get(ctx context.Context, key string) (entry[V], error) {
 
 // reload loads key now, joining a load already in flight. When the load
 // fails because Intercom is unavailable, the old entry is returned with
-// stale set if it is within the stale bound.
-func (s *store[V]) reload(ctx context.Context, key string) (entry[V], bool, error) {
+// stale set if it is within the stale bound. An entry that another read
+// has just reloaded is answered as it is: for a read past the TTL one
+// younger than the TTL, for a forced read (the caller asked for a fresh
+// one) one younger than MinReload.
+func (s *store[V]) reload(ctx context.Context, key string, forced bool) (entry[V], bool, error) {
 	o := s.owner
 	old, had := s.c.GetIfPresent(key)
-	if had && o.age(old) < o.o.minReload {
+	fresh := o.o.ttl
+	if forced {
+		fresh = o.o.minReload
+	}
+	if had && o.age(old) < fresh {
 		return old, false, nil
 	}
 	var r otter.RefreshResult[string, entry[V]]

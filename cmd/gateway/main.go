@@ -179,7 +179,10 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 	// below, before the registry builds the caches).
 	var schemaBus schemacache.Bus
 	regOpts = append(regOpts, workspace.WithClientWrapper(func(w config.Workspace, c *upstream.Client) (service.Client, error) {
-		opts := []schemacache.Option{schemacache.WithWorkspace(w.Name), schemacache.WithLogger(log.With("component", "schemacache"))}
+		sc := cfg.SchemaCache
+		opts := []schemacache.Option{schemacache.WithWorkspace(w.Name), schemacache.WithLogger(log.With("component", "schemacache")),
+			schemacache.WithTTL(sc.TTL), schemacache.WithRefresh(sc.Refresh), schemacache.WithMaxStale(sc.MaxStale),
+			schemacache.WithMinReload(sc.MinReload), schemacache.WithMaxEntries(sc.MaxTypes, sc.MaxTickets)}
 		if schemaBus != nil {
 			opts = append(opts, schemacache.WithBus(schemaBus))
 		}
