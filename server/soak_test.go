@@ -42,6 +42,8 @@ var (
 type soakSample struct {
 	Seconds      float64 `json:"t_s"`
 	RSSKiB       int64   `json:"rss_kib"`
+	RSSAnonKiB   int64   `json:"rss_anon_kib"`
+	RSSFileKiB   int64   `json:"rss_file_kib"`
 	HeapInuseKiB int64   `json:"heap_inuse_kib"`
 	Goroutines   int     `json:"goroutines"`
 	Calls        int64   `json:"calls"`
@@ -51,19 +53,35 @@ type soakSample struct {
 	Upstream     int64   `json:"upstream_requests"`
 }
 
-// rssKiB is VmRSS of process pid.
-func rssKiB(pid int) int64 {
+// rss reads VmRSS of process pid and its two parts: RssAnon, the memory
+// the process allocated (heap, stacks: where a leak shows), and RssFile,
+// the pages of the executable mapped in as code paths run (clean page
+// cache, bounded by the binary's size).
+func rss(pid int) (total, anon, file int64) {
+	total, anon, file = -1, -1, -1
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return -1
+		return
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return n
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "VmRSS":
+			total = n
+		case "RssAnon":
+			anon = n
+		case "RssFile":
+			file = n
 		}
 	}
-	return -1
+	return
 }
 
 // gatewayProfile reads the gateway's goroutine count and HeapInuse from its
@@ -172,9 +190,10 @@ func sandboxStats(addr string) sandbox.Stats {
 // unexpected. The gateway's budget (800 per 10 s) sits under the
 // simulator's, so Intercom should never answer 429.
 //
-// It fails on an unexpected error, an upstream 429, or RSS after the
-// warm-up (the first minute, or the first fifth of a shorter run) outside
-// a band of 10% (max/min - 1 over the remaining samples). Run by make soak.
+// It fails on an unexpected error, an upstream 429, or the gateway's own
+// memory (RssAnon) after the warm-up (the first minute, or the first fifth
+// of a shorter run) outside a band of 10% (max/min - 1 over the remaining
+// samples); total RSS is reported beside it. Run by make soak.
 func TestSoak(t *testing.T) {
 	if *soakDuration <= 0 {
 		t.Skip("soak runs only with -soak.duration (make soak)")
@@ -279,7 +298,8 @@ rate_limit:
 	sample := func() {
 		g, heap := gatewayProfile(adminAddr)
 		st := sandboxStats(sbAddr)
-		series = append(series, soakSample{Seconds: time.Since(start).Seconds(), RSSKiB: rssKiB(pid), HeapInuseKiB: heap,
+		total, anon, file := rss(pid)
+		series = append(series, soakSample{Seconds: time.Since(start).Seconds(), RSSKiB: total, RSSAnonKiB: anon, RSSFileKiB: file, HeapInuseKiB: heap,
 			Goroutines: g, Calls: calls.Load(), Unexpected: unexpected.Load(), FaultErrors: faultErrs.Load(),
 			Upstream429: st.RateLimited, Upstream: st.Requests})
 	}
@@ -310,15 +330,21 @@ loop:
 	// After warm-up: from the first minute on (the first fifth of a
 	// shorter run), the samples taken under load.
 	warm := min(len(series)-2, max(1, min(12, len(series)/5)))
-	lo, hi := series[warm].RSSKiB, series[warm].RSSKiB
-	for _, s := range series[warm : len(series)-1] {
-		lo, hi = min(lo, s.RSSKiB), max(hi, s.RSSKiB)
+	band := func(f func(soakSample) int64) (lo, hi int64, pct float64) {
+		lo, hi = f(series[warm]), f(series[warm])
+		for _, s := range series[warm : len(series)-1] {
+			lo, hi = min(lo, f(s)), max(hi, f(s))
+		}
+		return lo, hi, 100 * float64(hi-lo) / float64(lo)
 	}
-	band := 100 * float64(hi-lo) / float64(lo)
+	anonLo, anonHi, anonBand := band(func(s soakSample) int64 { return s.RSSAnonKiB })
+	lo, hi, totalBand := band(func(s soakSample) int64 { return s.RSSKiB })
 	t.Logf("soak %v at %d/s: %d calls, %d unexpected errors, %d fault-explained errors, %d upstream 429s of %d Intercom requests",
 		*soakDuration, *soakRate, last.Calls, last.Unexpected, last.FaultErrors, last.Upstream429, last.Upstream)
 	t.Logf("gateway RSS: %d KiB at start, %d KiB at %.0f s (after warm-up); under load after warm-up %d..%d KiB (band %.1f%%); %d KiB after the load stopped",
-		series[0].RSSKiB, series[warm].RSSKiB, series[warm].Seconds, lo, hi, band, last.RSSKiB)
+		series[0].RSSKiB, series[warm].RSSKiB, series[warm].Seconds, lo, hi, totalBand, last.RSSKiB)
+	t.Logf("gateway RssAnon (its own memory) after warm-up %d..%d KiB (band %.1f%%); RssFile (executable pages) %d KiB after warm-up, %d KiB at the end",
+		anonLo, anonHi, anonBand, series[warm].RSSFileKiB, last.RSSFileKiB)
 	t.Logf("gateway goroutines: %d at start, %d after warm-up, %d at the end; HeapInuse %d KiB after warm-up, %d KiB at the end",
 		series[0].Goroutines, series[warm].Goroutines, last.Goroutines, series[warm].HeapInuseKiB, last.HeapInuseKiB)
 	if last.Unexpected != 0 {
@@ -327,8 +353,11 @@ loop:
 	if last.Upstream429 != 0 {
 		t.Errorf("Intercom answered 429 %d times, want 0", last.Upstream429)
 	}
-	if band > 10 {
-		t.Errorf("gateway RSS after warm-up spans %d..%d KiB (%.1f%%), want within 10%%", lo, hi, band)
+	// The target applies to the memory the gateway allocates; the
+	// executable's pages grow as rarer code paths (faults, retries, in-doubt
+	// creates) run for the first time, up to the binary's size.
+	if anonBand > 10 {
+		t.Errorf("gateway RssAnon after warm-up spans %d..%d KiB (%.1f%%), want within 10%%", anonLo, anonHi, anonBand)
 	}
 }
 
@@ -377,9 +406,12 @@ func writeSoak(t *testing.T, series []soakSample) {
 <p>Series: soak.json (one sample every 5 s). Memory and goroutines are the gateway process&#39;s own (the sandbox, Redis and the load generator run in other processes).</p></body>`,
 		last.Seconds, last.Calls, last.Unexpected, last.FaultErrors, last.Upstream429,
 		chart("Memory (KiB)", map[string]func(soakSample) float64{
-			"gateway RSS":       func(s soakSample) float64 { return float64(s.RSSKiB) },
-			"gateway HeapInuse": func(s soakSample) float64 { return float64(s.HeapInuseKiB) },
-		}, map[string]string{"gateway RSS": "#c0392b", "gateway HeapInuse": "#2980b9"}),
+			"gateway RSS":                  func(s soakSample) float64 { return float64(s.RSSKiB) },
+			"gateway RssAnon (own memory)": func(s soakSample) float64 { return float64(s.RSSAnonKiB) },
+			"gateway RssFile (executable)": func(s soakSample) float64 { return float64(s.RSSFileKiB) },
+			"gateway HeapInuse":            func(s soakSample) float64 { return float64(s.HeapInuseKiB) },
+		}, map[string]string{"gateway RSS": "#c0392b", "gateway RssAnon (own memory)": "#8e44ad",
+			"gateway RssFile (executable)": "#7f8c8d", "gateway HeapInuse": "#2980b9"}),
 		chart("Goroutines", map[string]func(soakSample) float64{
 			"goroutines": func(s soakSample) float64 { return float64(s.Goroutines) },
 		}, map[string]string{"goroutines": "#27ae60"}))
