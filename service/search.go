@@ -176,6 +176,9 @@ func compileFilter(f *gatewayv1.TicketFilter, path string, v *violations) upstre
 		return upstream.SearchQuery{}
 	}
 	value, problem := filterValue(field.kind, name, op.class, f.GetValue())
+	if problem == "" {
+		problem = closedValue(name, value)
+	}
 	if problem != "" {
 		v.add(path+".value", fmt.Sprintf("%s with operator %s: %s", name, op.symbol, problem))
 	}
@@ -255,6 +258,45 @@ func filterValue(kind valueKind, field string, class operatorClass, value *gatew
 		}
 	}
 	return out, ""
+}
+
+// closedValues are the fields whose string values come from a fixed set,
+// which Intercom refuses otherwise ("Unknown state"): state takes the
+// ticket_state enum of the ticket schema (Intercom's OpenAPI, e.g. 2.11.yaml
+// components.schemas.ticket), category the ticket categories (Customer,
+// Back-office, Tracker) or the aliases unstable.yaml documents for search
+// (request, task), in any case. Checked here so that such a query is
+// refused before it costs an Intercom request (FuzzSearchQuery found state
+// "" passing).
+var closedValues = map[string]struct {
+	values []string
+	fold   bool
+}{
+	"state":    {values: []string{"submitted", "in_progress", "waiting_on_customer", "resolved"}},
+	"category": {values: []string{"customer", "back-office", "tracker", "request", "task"}, fold: true},
+}
+
+func closedValue(field string, value any) string {
+	c, ok := closedValues[field]
+	if !ok {
+		return ""
+	}
+	var vals []string
+	switch v := value.(type) {
+	case string:
+		vals = []string{v}
+	case []string:
+		vals = v
+	}
+	for _, s := range vals {
+		if c.fold {
+			s = strings.ToLower(s)
+		}
+		if !contains(c.values, s) {
+			return fmt.Sprintf("%q is not one of %s", s, strings.Join(c.values, ", "))
+		}
+	}
+	return ""
 }
 
 func contains(list []string, s string) bool {
