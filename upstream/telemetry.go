@@ -134,18 +134,23 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	// read or closed.
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		n, _ := AttemptFromContext(ctx)
-		span.SetAttributes(
+		// One SetAttributes call: each one may grow the span's attribute
+		// slice.
+		attrs := [4]attribute.KeyValue{
 			telemetry.KeyOperation.String(string(op)),
 			t.workspace,
 			semconv.HTTPRequestResendCount(max(n-1, 0)),
-		)
+		}
+		k := 3
 		if err == nil {
 			// Every Intercom answer carries its request_id in X-Request-Id;
 			// error bodies repeat it, success bodies do not.
 			if id := resp.Header.Get("X-Request-Id"); id != "" {
-				span.SetAttributes(telemetry.KeyIntercomRequestID.String(id))
+				attrs[k] = telemetry.KeyIntercomRequestID.String(id)
+				k++
 			}
 		}
+		span.SetAttributes(attrs[:k]...)
 	}
 	return resp, err
 }
