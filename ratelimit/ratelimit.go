@@ -235,6 +235,38 @@ type source interface {
 	degraded() bool
 }
 
+// attempt is one upstream attempt's record in its context: Acquire notes
+// the window its grant was leased from, Observe reads it.
+type attempt struct {
+	window atomic.Int64 // window index + 1; 0: none noted
+}
+
+type attemptKey struct{}
+
+// WithAttempt returns a context for one upstream attempt, to be passed to
+// both Acquire and Observe: the limiter notes in it which window the
+// attempt's grant belongs to, so that an answer Intercom counted in a later
+// window (the request crossed the window's end on its way) is charged to
+// that window. The upstream client wraps every attempt's context with it.
+func WithAttempt(ctx context.Context) context.Context {
+	return context.WithValue(ctx, attemptKey{}, &attempt{})
+}
+
+func noteGrant(ctx context.Context, idx int64) {
+	if a, ok := ctx.Value(attemptKey{}).(*attempt); ok {
+		a.window.Store(idx + 1)
+	}
+}
+
+func grantWindow(ctx context.Context) (int64, bool) {
+	if a, ok := ctx.Value(attemptKey{}).(*attempt); ok {
+		if v := a.window.Load(); v != 0 {
+			return v - 1, true
+		}
+	}
+	return 0, false
+}
+
 // Limiter is one workspace's limiter on this replica. The upstream client of
 // that workspace calls Acquire before every attempt and Observe after every
 // answer. It is safe for concurrent use.

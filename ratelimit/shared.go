@@ -47,7 +47,6 @@ type Shared struct {
 	id      string
 	cb      *gobreaker.CircuitBreaker[any]
 
-	live       atomic.Int64
 	isDegraded atomic.Bool
 	roundTrips atomic.Int64
 
@@ -71,7 +70,6 @@ func NewShared(rdb redis.UniversalClient, cfg Config, log *slog.Logger, opts ...
 	_, _ = rand.Read(idb[:])
 	s := &Shared{cfg: cfg.withDefaults(), rdb: rdb, clock: o.clock, metrics: newMetrics(), log: log,
 		id: hex.EncodeToString(idb[:]), stop: make(chan struct{}), done: make(chan struct{})}
-	s.live.Store(1)
 	s.cb = gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
 		Name:        "ratelimit-redis",
 		MaxRequests: 1,
@@ -94,8 +92,18 @@ func (s *Shared) ReplicaID() string { return s.id }
 // Health shows it without failing readiness: the gateway still serves.
 func (s *Shared) Degraded() bool { return s.isDegraded.Load() }
 
-// LiveReplicas is the last count of live replicas seen in Redis.
-func (s *Shared) LiveReplicas() int { return int(s.live.Load()) }
+// LiveReplicas is the largest count of live replicas that Redis reported
+// for one of this replica's workspaces (the last one seen while Redis is
+// away).
+func (s *Shared) LiveReplicas() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := int64(1)
+	for _, w := range s.wss {
+		n = max(n, w.live.Load())
+	}
+	return int(n)
+}
 
 // RoundTrips counts the Redis commands and pipelines this replica sent.
 func (s *Shared) RoundTrips() int64 { return s.roundTrips.Load() }
@@ -116,7 +124,7 @@ func (s *Shared) modeChanged(to gobreaker.State) {
 	case gobreaker.StateOpen:
 		if s.isDegraded.CompareAndSwap(false, true) {
 			s.log.Warn("ratelimit: Redis unreachable, degraded mode: each replica spends its share of the budget on its own",
-				"replica", s.id, "live_replicas", s.live.Load(), "safety", s.cfg.Safety)
+				"replica", s.id, "live_replicas", s.LiveReplicas(), "safety", s.cfg.Safety)
 			s.metrics.transition(ctx, s.workspaces(), "degraded")
 		}
 	case gobreaker.StateClosed:
@@ -159,8 +167,10 @@ func (s *Shared) For(workspace string, b Budget) *Limiter {
 		b.App = "default"
 	}
 	src := &sharedSource{s: s, ws: workspace, b: b, callers: map[string]*callerState{},
-		served: map[int64]int{}, seen: map[int64]seenRemaining{}}
-	src.fallback.Store(newLocalSource(b, s.cfg, s.cfg.Safety/float64(max(1, s.live.Load()))))
+		served: map[int64]int{}, seen: map[int64]seenRemaining{}, charge: map[int64]int{}}
+	src.live.Store(1)
+	src.liveSeen = 1
+	src.fallback.Store(newLocalSource(b, s.cfg, s.cfg.Safety))
 	// Keys of one workspace share a Redis Cluster hash tag, so the script
 	// can touch them together; workspaces spread over the cluster's slots.
 	tag := workspace
@@ -184,14 +194,27 @@ type sharedSource struct {
 	sf     singleflight.Group
 
 	fallback atomic.Pointer[localSource]
-	liveSeen int64 // the live count the fallback was built for
+	// live is the count of replicas live in this workspace, as the last
+	// lease or report said; liveSeen is the count the fallback was built
+	// for (heartbeat goroutine only).
+	live     atomic.Int64
+	liveSeen int64
+	// contact is when a lease or report of this workspace last reached
+	// Redis (Unix nanoseconds): each one is also the replica's heartbeat.
+	contact atomic.Int64
 
 	mu      sync.Mutex
 	callers map[string]*callerState
-	// served counts non-429 answers by window, not yet reported.
+	// served counts non-429 answers by the window Intercom counted them in,
+	// not yet reported.
 	served map[int64]int
 	// seen is the lowest X-RateLimit-Remaining per window.
 	seen map[int64]seenRemaining
+	// charge counts, by window, requests sent in it that the shared count
+	// does not know of, not yet reported: answers Intercom counted in a
+	// later window than the one their grant was leased from, and grants of
+	// the degraded-mode fallback.
+	charge map[int64]int
 	// seenLimit is the last X-RateLimit-Limit, -1 when none.
 	seenLimit int
 }
@@ -210,9 +233,14 @@ type callerState struct {
 	// chunk size), unreported the part not yet sent to Redis.
 	demand, demandPrev         int
 	unreported, unreportedPrev int
+	// got counts the grants leased in window idx and idx-1: the lease
+	// cadence follows it.
+	got, gotPrev int
 	// blocked caches a refusal until blockedUntil, so that calls that
-	// arrive meanwhile cost no round trip; their demand reaches Redis with
-	// the heartbeat, for the fair share of the next window.
+	// arrive meanwhile cost no round trip: after a lease that was paced or
+	// short (the next one comes a slice of the window later) or a window
+	// that is spent. Their demand reaches Redis with the next lease or
+	// report.
 	blocked      grantResult
 	blockedUntil time.Time
 }
@@ -225,6 +253,10 @@ func (s *sharedSource) key(idx int64) string {
 
 func (s *sharedSource) wsKey(idx int64) string { return s.prefix + "ws:" + strconv.FormatInt(idx, 10) }
 
+func (s *sharedSource) keys(idx int64) []string {
+	return []string{s.key(idx), s.key(idx - 1), s.wsKey(idx), s.prefix + "pause", s.prefix + "replicas"}
+}
+
 // state returns caller's state, rolled forward to window idx. s.mu is held.
 func (s *sharedSource) state(caller string, idx int64) *callerState {
 	cs := s.callers[caller]
@@ -234,14 +266,23 @@ func (s *sharedSource) state(caller string, idx int64) *callerState {
 	}
 	if cs.idx != idx {
 		if cs.idx == idx-1 {
-			cs.demandPrev, cs.unreportedPrev = cs.demand, cs.unreported
+			cs.demandPrev, cs.unreportedPrev, cs.gotPrev = cs.demand, cs.unreported, cs.got
 		} else {
-			cs.demandPrev, cs.unreportedPrev = 0, 0
+			cs.demandPrev, cs.unreportedPrev, cs.gotPrev = 0, 0, 0
 		}
-		cs.idx, cs.pool, cs.demand, cs.unreported = idx, 0, 0, 0
+		// A grant belongs to its window: what is left of the pool is not
+		// spent in the next one, which was not leased for it.
+		cs.idx, cs.pool, cs.demand, cs.unreported, cs.got = idx, 0, 0, 0, 0
+		cs.blockedUntil = time.Time{}
 	}
 	return cs
 }
+
+// slices is how many leases a busy (replica, caller) makes per window: 8
+// while it gets at least 8 × 20 grants a window, down to 4 for smaller
+// parts, so that a lease carries about 20 grants or more where it can.
+// A lease that comes back short is followed by the next one a slice later.
+func slices(gotPrev int) int { return min(8, max(4, gotPrev/20)) }
 
 func (s *sharedSource) take(ctx context.Context, caller string, weight float64, now time.Time, first bool) grantResult {
 	w := s.s.cfg.Window
@@ -263,6 +304,7 @@ func (s *sharedSource) take(ctx context.Context, caller string, weight float64, 
 			cs.pool--
 			cs.lastUse = now
 			s.mu.Unlock()
+			noteGrant(ctx, idx)
 			return grantResult{ok: true}
 		}
 		if cs.blockedUntil.After(now) {
@@ -272,7 +314,7 @@ func (s *sharedSource) take(ctx context.Context, caller string, weight float64, 
 		}
 		s.mu.Unlock()
 		if s.s.Degraded() {
-			return s.fallback.Load().take(ctx, caller, weight, now, false)
+			return s.fallbackTake(ctx, caller, weight, now, idx)
 		}
 		v, err, _ := s.sf.Do(caller, func() (any, error) {
 			return s.lease(ctx, caller, weight, now, idx, start)
@@ -280,13 +322,27 @@ func (s *sharedSource) take(ctx context.Context, caller string, weight float64, 
 		if err != nil {
 			// This call must not wait on Redis any longer: the fallback
 			// decides, and the breaker counts the failure.
-			return s.fallback.Load().take(ctx, caller, weight, now, false)
+			return s.fallbackTake(ctx, caller, weight, now, idx)
 		}
 		if r := v.(grantResult); !r.ok {
 			return r
 		}
 	}
 	return grantResult{retryAt: now.Add(w / 50), reason: ReasonBudget, limit: s.b.Limit, reset: end}
+}
+
+// fallbackTake decides locally while Redis is unreachable. What it grants
+// is charged to the window's shared count once Redis is back, so a fleet
+// that recovers mid-window does not spend the window twice.
+func (s *sharedSource) fallbackTake(ctx context.Context, caller string, weight float64, now time.Time, idx int64) grantResult {
+	r := s.fallback.Load().take(ctx, caller, weight, now, false)
+	if r.ok {
+		s.mu.Lock()
+		s.charge[idx]++
+		s.mu.Unlock()
+		noteGrant(ctx, idx)
+	}
+	return r
 }
 
 // lease asks Redis for a chunk for caller and adds it to the caller's pool.
@@ -298,21 +354,20 @@ func (s *sharedSource) lease(ctx context.Context, caller string, weight float64,
 
 	s.mu.Lock()
 	cs := s.state(caller, idx)
-	// Chunk size follows the caller's recent demand on this replica: about
-	// an eighth of its sliding-window rate, so a busy caller needs about
-	// eight leases a window and an idle one holds little.
+	// Chunk size follows the caller's recent demand on this replica: a
+	// slice of its sliding-window rate, so a busy caller needs a lease per
+	// slice of the window and an idle one holds little.
+	n := slices(cs.gotPrev)
 	est := float64(cs.demandPrev)*(1-frac) + float64(cs.demand)
-	want := max(1, min(512, int(math.Ceil(est/8))))
+	want := max(1, min(1<<16, int(math.Ceil(est/float64(n)))))
 	dCur, dPrev := cs.unreported, cs.unreportedPrev
 	cs.unreported, cs.unreportedPrev = 0, 0
 	rep := s.takeReports(idx)
 	s.mu.Unlock()
 
-	args := []any{caller, want, weight, dCur, dPrev, s.b.Limit, s.b.WorkspaceLimit, frac,
-		(3 * w).Milliseconds(), s.s.live.Load(), rep.servedCur, rep.servedPrev,
-		rep.remCur.remaining, rep.remCur.frac, rep.remPrev.remaining, rep.remPrev.frac, rep.limit, safetyMargin}
+	args := s.args(caller, want, weight, dCur, dPrev, now, frac, rep)
 	v, err := s.s.redisDo(ctx, "lease", func(ctx context.Context) (any, error) {
-		return leaseScript.Run(ctx, s.s.rdb, []string{s.key(idx), s.key(idx - 1), s.wsKey(idx), s.prefix + "pause"}, args...).Int64Slice()
+		return leaseScript.Run(ctx, s.s.rdb, s.keys(idx), args...).Int64Slice()
 	})
 	if err != nil {
 		s.mu.Lock()
@@ -323,32 +378,86 @@ func (s *sharedSource) lease(ctx context.Context, caller string, weight float64,
 		return grantResult{}, err
 	}
 	res := v.([]int64)
-	granted, code, pauseMs, limit, left := res[0], res[1], res[2], int(res[3]), int(res[4])
+	granted, code, waitMs, limit, left := res[0], res[1], res[2], int(res[3]), int(res[4])
+	s.heard(now, res[5])
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cs = s.state(caller, idx)
+	// The next lease of a caller that got less than it wanted comes a
+	// slice of the window later (or when the script says its share has
+	// grown): meanwhile its calls wait or are refused here, at no cost.
+	next := now.Add(w / time.Duration(n))
+	// The last lease of a window comes just before its guard, when the
+	// paced shares have reached the whole window, so none of it is left.
+	last := end.Add(-s.s.cfg.Guard - w/100)
+	if next.After(last) && now.Before(last) {
+		next = last
+	}
+	blockUntil := func(t time.Time, reason Reason) grantResult {
+		if t.After(end.Add(-s.s.cfg.Guard)) {
+			t = end
+		}
+		r := grantResult{retryAt: t, reason: reason, limit: limit, left: left, reset: end}
+		cs.blocked, cs.blockedUntil = r, t
+		return r
+	}
 	switch {
 	case granted > 0:
 		cs.pool += int(granted)
+		cs.got += int(granted)
 		cs.blockedUntil = time.Time{}
+		if int(granted) < want {
+			blockUntil(next, ReasonBudget)
+		}
 		return grantResult{ok: true}, nil
 	case code == 1:
-		until := now.Add(time.Duration(pauseMs) * time.Millisecond)
+		until := now.Add(time.Duration(waitMs) * time.Millisecond)
 		return grantResult{retryAt: until, reason: ReasonPaused, limit: limit, reset: until}, nil
+	case code == 4:
+		// Paced: the caller's share grows through the window.
+		return blockUntil(maxTime(next, now.Add(time.Duration(waitMs)*time.Millisecond)), ReasonBudget), nil
+	case code == 3:
+		// The caller's share is spent for now; shares move with demand.
+		return blockUntil(next, ReasonBudget), nil
 	default:
-		// The window (or the caller's share of it) is spent: the next
-		// capacity comes with the next window.
-		r := grantResult{retryAt: end, reason: ReasonBudget, limit: limit, left: left, reset: end}
-		// Until the window ends, calls of this caller are refused here at no
-		// cost; the heartbeat still reports their demand.
-		cs.blocked, cs.blockedUntil = r, end
-		return r, nil
+		// The window is spent: the next capacity comes with the next
+		// window.
+		return blockUntil(end, ReasonBudget), nil
 	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// args are the lease script's arguments (see lease.lua).
+func (s *sharedSource) args(caller string, want int, weight float64, dCur, dPrev int, now time.Time, frac float64, rep reports) []any {
+	cfg := s.s.cfg
+	return []any{caller, want, weight, dCur, dPrev, s.b.Limit, s.b.WorkspaceLimit, frac,
+		(3 * cfg.Window).Milliseconds(), s.s.id, now.UnixMilli(), cfg.presenceTTL().Milliseconds(),
+		rep.servedCur, rep.servedPrev, rep.remCur.remaining, rep.remCur.frac, rep.remPrev.remaining, rep.remPrev.frac,
+		rep.limit, safetyMargin, paceHead, rep.charge, cfg.Window.Milliseconds()}
+}
+
+// heard records a successful lease or report: the replica's heartbeat, and
+// the workspace's live count.
+func (s *sharedSource) heard(now time.Time, live int64) {
+	s.contact.Store(now.UnixNano())
+	s.live.Store(max(1, live))
 }
 
 // safetyMargin is the part of Intercom's limit kept free while other apps
 // are seen spending the workspace's budget, for their variation.
 const safetyMargin = 0.05
+
+// paceHead is how far ahead of an even pace through the window a caller's
+// grants may run, as a fraction of its share: enough for a lease per slice
+// (1/8) plus the guard, so the whole share is granted before the window
+// ends.
+const paceHead = 0.2
 
 // errScriptsReloaded fails a heartbeat whose scripts Redis had forgotten;
 // its reports are kept for the next one.
@@ -358,12 +467,17 @@ type reports struct {
 	servedCur, servedPrev int
 	remCur, remPrev       seenRemaining
 	limit                 int
+	charge                int
+}
+
+func (r reports) any() bool {
+	return r.servedCur > 0 || r.servedPrev > 0 || r.remCur.remaining >= 0 || r.remPrev.remaining >= 0 || r.charge > 0
 }
 
 // takeReports collects what is to be reported for windows idx and idx-1
 // and forgets older windows. s.mu is held.
 func (s *sharedSource) takeReports(idx int64) reports {
-	r := reports{servedCur: s.served[idx], servedPrev: s.served[idx-1],
+	r := reports{servedCur: s.served[idx], servedPrev: s.served[idx-1], charge: s.charge[idx],
 		remCur: seenRemaining{-1, 0}, remPrev: seenRemaining{-1, 0}, limit: -1}
 	if v, ok := s.seen[idx]; ok {
 		r.remCur = v
@@ -375,6 +489,11 @@ func (s *sharedSource) takeReports(idx int64) reports {
 		r.limit = s.seenLimit
 	}
 	clear(s.served)
+	for k := range s.charge {
+		if k <= idx {
+			delete(s.charge, k)
+		}
+	}
 	for k := range s.seen {
 		if k < idx-1 {
 			delete(s.seen, k)
@@ -387,6 +506,7 @@ func (s *sharedSource) takeReports(idx int64) reports {
 func (s *sharedSource) restoreReports(idx int64, r reports) {
 	s.served[idx] += r.servedCur
 	s.served[idx-1] += r.servedPrev
+	s.charge[idx] += r.charge
 }
 
 func (s *sharedSource) unTake(caller string) {
@@ -401,16 +521,31 @@ func (s *sharedSource) observe(ctx context.Context, o Observation, now time.Time
 	s.fallback.Load().observe(ctx, o, now)
 	w := s.s.cfg.Window
 	idx, start, _ := windowOf(now, w)
+	// The window Intercom counted the request in is the one X-RateLimit-
+	// Reset ends; an answer that arrives just after a boundary still
+	// belongs to the window before.
+	counted := idx
+	if o.HasHeaders && !o.Reset.IsZero() {
+		if j, _, _ := windowOf(o.Reset.Add(-time.Nanosecond), w); j == idx-1 || j == idx {
+			counted = j
+			start = start.Add(time.Duration(j-idx) * w)
+		}
+	}
 	s.mu.Lock()
 	if o.StatusCode != 429 {
-		s.served[idx]++
+		s.served[counted]++
+	}
+	if g, ok := grantWindow(ctx); ok && counted > g && counted == idx && o.HasHeaders {
+		// Granted near the end of one window, counted by Intercom in this
+		// one, which the fleet did not lease it from: charge it here.
+		s.charge[idx]++
 	}
 	if o.HasHeaders {
-		frac := float64(now.Sub(start)) / float64(w)
-		if v, ok := s.seen[idx]; !ok || o.Remaining < v.remaining {
-			s.seen[idx] = seenRemaining{remaining: o.Remaining, frac: frac}
+		frac := min(1, float64(now.Sub(start))/float64(w))
+		if v, ok := s.seen[counted]; !ok || o.Remaining < v.remaining {
+			s.seen[counted] = seenRemaining{remaining: o.Remaining, frac: frac}
 		} else if o.Remaining == v.remaining {
-			s.seen[idx] = seenRemaining{remaining: v.remaining, frac: frac}
+			s.seen[counted] = seenRemaining{remaining: v.remaining, frac: frac}
 		}
 		if o.Limit > 0 {
 			s.seenLimit = o.Limit
@@ -437,8 +572,10 @@ func (s *sharedSource) observe(ctx context.Context, o Observation, now time.Time
 	}
 }
 
-// heartbeatLoop announces the replica, counts the live ones, reports what
-// was served and gives back grants that sit unused.
+// heartbeatLoop gives back grants that sit unused and, for each workspace
+// whose leases have not reached Redis for a while, reports what this
+// replica saw and says it is live. A busy replica's leases carry all of
+// this, so it sends no heartbeat of its own.
 func (s *Shared) heartbeatLoop() {
 	defer close(s.done)
 	t := time.NewTicker(s.cfg.Heartbeat)
@@ -454,27 +591,43 @@ func (s *Shared) heartbeatLoop() {
 	}
 }
 
+// presenceTTL is how long a replica counts as live after Redis last heard
+// of it; an idle replica reports every presenceTTL/3.
+func (c Config) presenceTTL() time.Duration { return 15 * c.Heartbeat }
+
 func (s *Shared) heartbeat() {
 	ctx := context.Background()
 	now := s.clock.Now()
-	key := s.cfg.KeyPrefix + "replicas"
 	s.mu.Lock()
 	wss := append([]*sharedSource(nil), s.wss...)
 	s.mu.Unlock()
-	// Everything a heartbeat says goes in one pipeline: one round trip.
+	defer func() {
+		for _, w := range wss {
+			w.refreshFallback()
+		}
+	}()
+	// While degraded, the heartbeat is also the breaker's probe, so that
+	// shared mode comes back without waiting for a call.
+	force := s.Degraded()
+	// Everything a heartbeat says goes in one pipeline: one round trip,
+	// and none at all when every workspace's leases said it already.
+	p := s.rdb.Pipeline()
 	var pending []func(error)
-	v, err := s.redisDo(ctx, "heartbeat", func(ctx context.Context) (any, error) {
-		var card *redis.IntCmd
-		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.ZAdd(ctx, key, redis.Z{Score: float64(now.UnixMilli()), Member: s.id})
-			p.ZRemRangeByScore(ctx, key, "-inf", strconv.FormatInt(now.Add(-3*s.cfg.Heartbeat).UnixMilli(), 10))
-			p.PExpire(ctx, key, 10*s.cfg.Heartbeat)
-			card = p.ZCard(ctx, key)
-			for _, w := range wss {
-				pending = append(pending, w.queueReports(ctx, p, now)...)
-			}
-			return nil
-		})
+	var sent []*sharedSource
+	var cmds []*redis.Cmd
+	for _, w := range wss {
+		undo, cmd := w.queueReports(ctx, p, now, force)
+		if cmd != nil {
+			pending = append(pending, undo...)
+			sent = append(sent, w)
+			cmds = append(cmds, cmd)
+		}
+	}
+	if len(cmds) == 0 {
+		return
+	}
+	_, err := s.redisDo(ctx, "heartbeat", func(ctx context.Context) (any, error) {
+		_, err := p.Exec(ctx)
 		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 			// A restarted Redis has forgotten the scripts: load them for
 			// the next heartbeat, and keep this one's reports.
@@ -483,32 +636,26 @@ func (s *Shared) heartbeat() {
 					return nil, lerr
 				}
 			}
-			if card.Err() == nil {
-				s.live.Store(max(1, card.Val()))
-			}
 			return nil, errScriptsReloaded
 		}
-		if err != nil {
-			return nil, err
-		}
-		return card.Val(), nil
+		return nil, err
 	})
+	if err == nil {
+		for i, w := range sent {
+			if res, err := cmds[i].Int64Slice(); err == nil && len(res) == 6 {
+				w.heard(now, res[5])
+			}
+		}
+	}
 	for _, undo := range pending {
 		undo(err)
-	}
-	if err == nil {
-		// Kept as is while Redis is away: the last count is the best guess.
-		s.live.Store(max(1, v.(int64)))
-	}
-	for _, w := range wss {
-		w.refreshFallback()
 	}
 }
 
 // refreshFallback rebuilds the degraded-mode budget when the live count
 // changed: budget × safety ÷ live replicas.
 func (s *sharedSource) refreshFallback() {
-	live := s.s.live.Load()
+	live := s.live.Load()
 	if live == s.liveSeen {
 		return
 	}
@@ -517,26 +664,51 @@ func (s *sharedSource) refreshFallback() {
 }
 
 // queueReports adds to the heartbeat's pipeline what this workspace has to
-// report (demand per caller, served counts, the lowest remaining seen) and
-// the grants that sat unused for a heartbeat, which go back to the window.
-// The functions it returns put the reports back when the pipeline failed.
-func (s *sharedSource) queueReports(ctx context.Context, p redis.Pipeliner, now time.Time) []func(error) {
-	w := s.s.cfg.Window
+// say, if its leases have not said it lately: the replica is live, demand
+// per caller, served counts, the lowest remaining seen; and the grants that
+// sat unused for a heartbeat, which go back to the window. It returns the
+// report command (nil when nothing is due) and functions that put the
+// reports back when the pipeline failed.
+func (s *sharedSource) queueReports(ctx context.Context, p redis.Pipeliner, now time.Time, force bool) ([]func(error), *redis.Cmd) {
+	cfg := s.s.cfg
+	w := cfg.Window
 	idx, start, _ := windowOf(now, w)
 	frac := float64(now.Sub(start)) / float64(w)
-	keys := []string{s.key(idx), s.key(idx - 1), s.wsKey(idx), s.prefix + "pause"}
+	keys := s.keys(idx)
 	wsFlag := "0"
 	if s.b.WorkspaceLimit > 0 {
 		wsFlag = "1"
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var givebacks []func()
+	for c, cs := range s.callers {
+		if cs.idx != idx || cs.pool <= 0 || now.Sub(cs.lastUse) < cfg.Heartbeat {
+			continue
+		}
+		givebacks = append(givebacks, func() {
+			p.EvalSha(ctx, givebackScript.Hash(), []string{s.key(idx), s.wsKey(idx)}, c, cs.pool, wsFlag)
+			cs.pool = 0
+		})
+	}
+	quiet := now.Sub(time.Unix(0, s.contact.Load()))
+	// A replica whose leases reach Redis needs no heartbeat; one that went
+	// quiet reports what it has after two heartbeats, and says it is live
+	// every presenceTTL/3 even with nothing to report.
+	due := force || quiet >= cfg.presenceTTL()/3 || len(givebacks) > 0
+	if !due && quiet >= 2*cfg.Heartbeat {
+		due = len(s.served) > 0 || len(s.charge) > 0 || len(s.seen) > 0
+		for _, cs := range s.callers {
+			due = due || cs.unreported > 0 || cs.unreportedPrev > 0
+		}
+	}
+	if !due {
+		return nil, nil
+	}
 	var undo []func(error)
 	rep := s.takeReports(idx)
-	if rep.servedCur > 0 || rep.servedPrev > 0 || rep.remCur.remaining >= 0 || rep.remPrev.remaining >= 0 {
-		p.EvalSha(ctx, leaseScript.Hash(), keys, "", 0, 1, 0, 0, s.b.Limit, s.b.WorkspaceLimit, frac, (3 * w).Milliseconds(),
-			s.s.live.Load(), rep.servedCur, rep.servedPrev, rep.remCur.remaining, rep.remCur.frac, rep.remPrev.remaining,
-			rep.remPrev.frac, rep.limit, safetyMargin)
+	cmd := p.EvalSha(ctx, leaseScript.Hash(), keys, s.args("", 0, 0, 0, 0, now, frac, rep)...)
+	if rep.any() {
 		undo = append(undo, func(err error) {
 			if err != nil {
 				s.mu.Lock()
@@ -554,8 +726,7 @@ func (s *sharedSource) queueReports(ctx context.Context, p redis.Pipeliner, now 
 		// callers see it even while this one holds a pool or is refused.
 		if dCur, dPrev := cs.unreported, cs.unreportedPrev; dCur > 0 || dPrev > 0 {
 			cs.unreported, cs.unreportedPrev = 0, 0
-			p.EvalSha(ctx, leaseScript.Hash(), keys, c, 0, 1, dCur, dPrev, s.b.Limit, s.b.WorkspaceLimit, frac, (3 * w).Milliseconds(),
-				s.s.live.Load(), 0, 0, -1, 0, -1, 0, -1, safetyMargin)
+			p.EvalSha(ctx, leaseScript.Hash(), keys, s.args(c, 0, 1, dCur, dPrev, now, frac, reports{remCur: seenRemaining{-1, 0}, remPrev: seenRemaining{-1, 0}, limit: -1})...)
 			undo = append(undo, func(err error) {
 				if err != nil {
 					s.mu.Lock()
@@ -565,10 +736,9 @@ func (s *sharedSource) queueReports(ctx context.Context, p redis.Pipeliner, now 
 				}
 			})
 		}
-		if cs.pool > 0 && now.Sub(cs.lastUse) >= s.s.cfg.Heartbeat {
-			p.EvalSha(ctx, givebackScript.Hash(), []string{s.key(idx), s.wsKey(idx)}, c, cs.pool, wsFlag)
-			cs.pool = 0
-		}
 	}
-	return undo
+	for _, g := range givebacks {
+		g()
+	}
+	return undo, cmd
 }

@@ -33,7 +33,9 @@ type limitTransport struct {
 }
 
 func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
+	// One record per attempt: the limiter notes the window of its grant
+	// and compares it with the window Intercom counted the request in.
+	ctx := ratelimit.WithAttempt(req.Context())
 	op, _ := OperationFromContext(ctx)
 	release, err := t.limiter.Acquire(ctx, string(op))
 	if err != nil {
