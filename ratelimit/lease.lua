@@ -25,9 +25,11 @@
 --
 -- Hash fields: u granted, u:<caller> granted to a caller, d:<caller> demand,
 -- w:<caller> weight, s served, r lowest remaining, rf its fraction, ru the
--- value of u when r was recorded, L Intercom's limit.
+-- leased grants when r was recorded (at least as many as Intercom had
+-- counted of ours), c charges (u counts them too), L Intercom's limit.
 --
--- Returns {granted, code, wait ms, effective limit, left, live replicas};
+-- Returns {granted, code, wait ms, effective limit, left, live replicas,
+-- the window's leased grants};
 -- code 0 granted, 1 paused (wait = until the reset), 2 window spent,
 -- 3 caller's share spent, 4 paced (wait = until the caller's share has
 -- grown by one).
@@ -63,13 +65,14 @@ if tonumber(ARGV[13]) > 0 then redis.call('HINCRBY', cur, 's', ARGV[13]) end
 if tonumber(ARGV[14]) > 0 then redis.call('HINCRBY', prev, 's', ARGV[14]) end
 if charge > 0 then
   redis.call('HINCRBY', cur, 'u', charge)
+  redis.call('HINCRBY', cur, 'c', charge)
   if wslimit > 0 then redis.call('INCRBY', wsk, charge); redis.call('PEXPIRE', wsk, ttl) end
 end
 local function lowest(k, r, rf)
   if r < 0 then return end
   local old = num(k, 'r')
   if not old or r < old then
-    redis.call('HSET', k, 'r', r, 'rf', rf, 'ru', num(k, 'u') or 0)
+    redis.call('HSET', k, 'r', r, 'rf', rf, 'ru', (num(k, 'u') or 0) - (num(k, 'c') or 0))
   end
 end
 lowest(cur, tonumber(ARGV[15]), ARGV[16])
@@ -81,15 +84,16 @@ if seenLimit > 0 then
 end
 redis.call('PEXPIRE', cur, ttl)
 if redis.call('EXISTS', prev) == 1 then redis.call('PEXPIRE', prev, ttl) end
-if want <= 0 then return {0, 0, 0, limit, 0, live} end
+if want <= 0 then return {0, 0, 0, limit, 0, live, 0} end
 redis.call('HSET', cur, 'w:' .. caller, weight)
 
 local pause = redis.call('PTTL', pk)
-if pause > 0 then return {0, 1, pause, limit, 0, live} end
+if pause > 0 then return {0, 1, pause, limit, 0, live, 0} end
 
 -- Intercom's own limit wins when it is smaller than the configured one.
 local L = num(cur, 'L') or num(prev, 'L')
 if L and L < limit then limit = L end
+local ilimit = limit
 -- Other apps spend the same budget. In the previous window Intercom had
 -- counted L - r requests when it answered our last request (at fraction
 -- rf); we had been served s in the whole window, nearly all of them by
@@ -108,14 +112,26 @@ end
 if limit < 0 then limit = 0 end
 
 local u = num(cur, 'u') or 0
+local leased = u - (num(cur, 'c') or 0)
 local left = limit - u
--- In this window, Intercom said r remained when we had been granted ru.
+-- In this window, Intercom said r remained when we had been granted no
+-- more than ru: what was granted since comes out of r. Others seen
+-- spending in it (more counted than we had been granted) are expected to
+-- go on at the same rate until its end, and the same margin is kept.
 local r = num(cur, 'r')
-if r then left = math.min(left, r - (u - (num(cur, 'ru') or 0))) end
+if r then
+  local ru, rf = num(cur, 'ru') or 0, num(cur, 'rf') or 1
+  local cap = r - (leased - ru)
+  local seen = (ilimit - r) - ru - (num(cur, 'c') or 0)
+  if seen > margin * ilimit then
+    cap = cap - math.floor(seen * (1 - rf) / math.max(rf, 0.05) + margin * ilimit)
+  end
+  left = math.min(left, cap)
+end
 if wslimit > 0 then
   left = math.min(left, wslimit - (tonumber(redis.call('GET', wsk)) or 0))
 end
-if left <= 0 then return {0, 2, 0, limit, 0, live} end
+if left <= 0 then return {0, 2, 0, limit, 0, live, leased} end
 
 -- Weighted max-min fair share of the limit between the callers with
 -- demand. Demand is a sliding-window estimate: this window's plus the part
@@ -174,7 +190,7 @@ if rem > 0 then
 end
 local mine = share[caller] or limit
 local ucaller = num(cur, 'u:' .. caller) or 0
-if math.floor(mine + 0.5) - ucaller <= 0 then return {0, 3, 0, limit, left, live} end
+if math.floor(mine + 0.5) - ucaller <= 0 then return {0, 3, 0, limit, left, live, leased} end
 
 -- Pacing: a caller's grants follow its share through the window, at most
 -- head ahead of an even pace. Grants spread over the window, so do the
@@ -184,7 +200,7 @@ if math.floor(mine + 0.5) - ucaller <= 0 then return {0, 3, 0, limit, left, live
 local paced = math.floor(mine * math.min(1, frac + head)) - ucaller
 if paced <= 0 then
   local at = (ucaller + 1) / mine - head
-  return {0, 4, math.max(1, math.ceil((at - frac) * windowMs)), limit, left, live}
+  return {0, 4, math.max(1, math.ceil((at - frac) * windowMs)), limit, left, live, leased}
 end
 
 -- A chunk: what the replica wants, within what is paced for the caller and
@@ -197,4 +213,4 @@ if wslimit > 0 then
   redis.call('INCRBY', wsk, g)
   redis.call('PEXPIRE', wsk, ttl)
 end
-return {g, 0, 0, limit, left - g, live}
+return {g, 0, 0, limit, left - g, live, leased + g}

@@ -478,7 +478,7 @@ func (r reports) any() bool {
 // and forgets older windows. s.mu is held.
 func (s *sharedSource) takeReports(idx int64) reports {
 	r := reports{servedCur: s.served[idx], servedPrev: s.served[idx-1], charge: s.charge[idx],
-		remCur: seenRemaining{-1, 0}, remPrev: seenRemaining{-1, 0}, limit: -1}
+		remCur: seenRemaining{remaining: -1}, remPrev: seenRemaining{remaining: -1}, limit: -1}
 	if v, ok := s.seen[idx]; ok {
 		r.remCur = v
 	}
@@ -642,7 +642,7 @@ func (s *Shared) heartbeat() {
 	})
 	if err == nil {
 		for i, w := range sent {
-			if res, err := cmds[i].Int64Slice(); err == nil && len(res) == 6 {
+			if res, err := cmds[i].Int64Slice(); err == nil && len(res) == 7 {
 				w.heard(now, res[5])
 			}
 		}
@@ -726,7 +726,7 @@ func (s *sharedSource) queueReports(ctx context.Context, p redis.Pipeliner, now 
 		// callers see it even while this one holds a pool or is refused.
 		if dCur, dPrev := cs.unreported, cs.unreportedPrev; dCur > 0 || dPrev > 0 {
 			cs.unreported, cs.unreportedPrev = 0, 0
-			p.EvalSha(ctx, leaseScript.Hash(), keys, s.args(c, 0, 1, dCur, dPrev, now, frac, reports{remCur: seenRemaining{-1, 0}, remPrev: seenRemaining{-1, 0}, limit: -1})...)
+			p.EvalSha(ctx, leaseScript.Hash(), keys, s.args(c, 0, 1, dCur, dPrev, now, frac, reports{remCur: seenRemaining{remaining: -1}, remPrev: seenRemaining{remaining: -1}, limit: -1})...)
 			undo = append(undo, func(err error) {
 				if err != nil {
 					s.mu.Lock()

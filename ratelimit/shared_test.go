@@ -21,6 +21,9 @@ type fleet struct {
 	replicas []*Shared
 	limiters []*Limiter
 	clients  []*redis.Client
+	// mr, when set, has its TTLs moved with the virtual clock (miniredis
+	// keeps time only when told).
+	mr *miniredis.Miniredis
 }
 
 func newFleet(t *testing.T, addr string, n int, cfg Config, b Budget, log *slog.Logger) *fleet {
@@ -89,6 +92,9 @@ func (f *fleet) drive(t *testing.T, windows int, step time.Duration, asks map[in
 func (f *fleet) step(d time.Duration) {
 	before := f.clk.Now()
 	f.clk.Advance(d)
+	if f.mr != nil {
+		f.mr.FastForward(d)
+	}
 	if f.clk.Now().Truncate(time.Second) != before.Truncate(time.Second) {
 		for _, s := range f.replicas {
 			s.heartbeat()
@@ -159,8 +165,9 @@ func TestSharedFairShare(t *testing.T) {
 		t.Parallel()
 		mr := miniredis.RunT(t)
 		f := newFleet(t, mr.Addr(), 2, sharedConfig(), Budget{Limit: 400}, nil)
-		// light asks 1 per 100 ms = 100 per window, far under its 75%.
-		f.drive(t, 1, 100*time.Millisecond, map[int]map[string]int{0: {"heavy": 20}, 1: {"light": 1}})
+		// light asks 1 per 100 ms = 100 per window, far under its 75%,
+		// from the first window on, when neither has a history; heavy's
+		// leases come first in every step.
 		refused := 0
 		end := f.clk.Now().Add(50 * time.Second)
 		for f.clk.Now().Before(end) {
@@ -272,3 +279,84 @@ func TestSharedDegradedMode(t *testing.T) {
 }
 
 type syncBuf = testsupport.SyncBuffer
+
+// intercom counts requests per fixed window the way Intercom does and
+// answers with its X-RateLimit-* headers.
+type intercom struct {
+	limit  int
+	window time.Duration
+	count  map[int64]int
+	over   map[int64]int
+}
+
+func (ic *intercom) send(now time.Time) Observation {
+	idx, _, end := windowOf(now, ic.window)
+	if ic.count[idx] >= ic.limit {
+		ic.over[idx]++
+		return Observation{StatusCode: 429, HasHeaders: true, Limit: ic.limit, Remaining: 0, Reset: end}
+	}
+	ic.count[idx]++
+	return Observation{StatusCode: 200, HasHeaders: true, Limit: ic.limit, Remaining: ic.limit - ic.count[idx], Reset: end}
+}
+
+// TestSharedLearnsOthersSpend: another app spends half of the workspace's
+// budget, late in each window; three replicas driven at 3× the
+// budget shrink to the rest from the second window on: no 429 for the
+// fleet, and at least 80% of the rest used.
+func TestSharedLearnsOthersSpend(t *testing.T) {
+	t.Parallel()
+	mr := miniredis.RunT(t)
+	const budget = 400
+	f := newFleet(t, mr.Addr(), 3, sharedConfig(), Budget{Limit: budget}, nil)
+	f.mr = mr
+	ic := &intercom{limit: budget, window: 10 * time.Second, count: map[int64]int{}, over: map[int64]int{}}
+	fleetOK, fleet429, others := map[int64]int{}, map[int64]int{}, map[int64]int{}
+	end := f.clk.Now().Add(8 * 10 * time.Second)
+	for step := 0; f.clk.Now().Before(end); step++ {
+		now := f.clk.Now()
+		idx, _, _ := windowOf(now, ic.window)
+		// The other app: 200 per window, none in its first 30%, then 3
+		// per 100 ms step: read early in a window, its spend looks small.
+		if _, start, _ := windowOf(now, ic.window); now.Sub(start) >= 3*time.Second {
+			for range 3 {
+				if others[idx] < 200 {
+					others[idx]++
+					ic.send(now)
+				}
+			}
+		}
+		// The fleet: 12 asks per step = 1,200 per window.
+		for r := range 3 {
+			for range 4 {
+				release, err := f.limiters[r].Acquire(callerCtx("a"), "getTicket")
+				if err != nil {
+					continue
+				}
+				o := ic.send(now)
+				release()
+				f.limiters[r].Observe(callerCtx("a"), "getTicket", o)
+				if o.StatusCode == 429 {
+					fleet429[idx]++
+				} else {
+					fleetOK[idx]++
+				}
+			}
+		}
+		f.step(100 * time.Millisecond)
+	}
+	first := minKey(map[int64]map[string]int{})
+	for idx := range fleetOK {
+		if first == 0 || idx < first {
+			first = idx
+		}
+	}
+	for idx := first + 1; idx < first+8; idx++ {
+		t.Logf("window %d: fleet served %d, 429s %d, others %d", idx-first, fleetOK[idx], fleet429[idx], ic.count[idx]-fleetOK[idx])
+		if fleet429[idx] > 0 {
+			t.Errorf("window %d: the fleet got %d 429s after a window to learn", idx-first, fleet429[idx])
+		}
+		if fleetOK[idx] < budget/2*80/100 {
+			t.Errorf("window %d: the fleet served %d, want at least 80%% of the %d the other app leaves", idx-first, fleetOK[idx], budget/2)
+		}
+	}
+}
