@@ -185,11 +185,15 @@ func ceilSeconds(d time.Duration) int64 {
 // healthzBody is the JSON answer of GET /healthz.
 type healthzBody struct {
 	Status string `json:"status"`
+	// Degraded names the dependencies running on a fallback
+	// (WithDegradation); they do not change Status or the HTTP status.
+	Degraded []string `json:"degraded,omitempty"`
 }
 
 // serveHealthz answers 200 when the health server reports SERVING for the
 // gateway (or for the service named by ?service=), and 503 otherwise, so that
-// plain HTTP probes see the same state as grpc.health.v1 clients.
+// plain HTTP probes see the same state as grpc.health.v1 clients. The body
+// also lists the dependencies running degraded, which fail nothing.
 func (s *Server) serveHealthz(w http.ResponseWriter, r *http.Request) {
 	resp, err := s.health.Check(r.Context(), &healthpb.HealthCheckRequest{Service: r.URL.Query().Get("service")})
 	w.Header().Set("Content-Type", "application/json")
@@ -206,7 +210,13 @@ func (s *Server) serveHealthz(w http.ResponseWriter, r *http.Request) {
 	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
-	_ = json.NewEncoder(w).Encode(healthzBody{Status: resp.GetStatus().String()})
+	body := healthzBody{Status: resp.GetStatus().String()}
+	for _, d := range s.degraded {
+		if d.degraded() {
+			body.Degraded = append(body.Degraded, d.name)
+		}
+	}
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {

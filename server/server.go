@@ -134,6 +134,12 @@ type options struct {
 	grpcOpts   []grpc.ServerOption
 	dialOpts   []grpc.DialOption
 	middleware []func(http.Handler) http.Handler
+	degraded   []degradation
+}
+
+type degradation struct {
+	name     string
+	degraded func() bool
 }
 
 type mount struct {
@@ -197,6 +203,19 @@ func WithHTTPMiddleware(mw ...func(http.Handler) http.Handler) Option {
 	return func(o *options) { o.middleware = append(o.middleware, mw...) }
 }
 
+// WithDegradation names a dependency that can run in a degraded mode (the
+// rate limiter and the request_id store on their local fallbacks while
+// Redis is unreachable). GET /healthz lists the ones that report degraded,
+// and still answers 200: the gateway serves, so readiness must not fail and
+// take every replica out of the load balancer at once.
+func WithDegradation(name string, degraded func() bool) Option {
+	return func(o *options) {
+		if degraded != nil {
+			o.degraded = append(o.degraded, degradation{name, degraded})
+		}
+	}
+}
+
 // serviceNames are the health-checkable services, besides the overall "".
 var serviceNames = []string{
 	gatewayv1.TicketService_ServiceDesc.ServiceName,
@@ -219,6 +238,8 @@ type Server struct {
 	// restNonce proves that metadata about a REST caller's TLS peer was set
 	// by this server's REST mux (see mdRESTPeer).
 	restNonce string
+	// degraded are the dependencies /healthz reports (WithDegradation).
+	degraded []degradation
 }
 
 // New builds the servers without opening any listener. Health reports
@@ -239,7 +260,7 @@ func New(cfg Config, svcs Services, opts ...Option) (*Server, error) {
 	if cfg.Reflection == ReflectionAuthenticated && o.auth == nil {
 		return nil, errors.New("server: authenticated reflection needs WithAuth")
 	}
-	s := &Server{cfg: cfg, log: o.logger, health: health.NewServer(), drain: newDrain()}
+	s := &Server{cfg: cfg, log: o.logger, health: health.NewServer(), drain: newDrain(), degraded: o.degraded}
 	if s.restNonce, err = newRESTNonce(); err != nil {
 		return nil, err
 	}

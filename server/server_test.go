@@ -394,6 +394,38 @@ func TestHealth(t *testing.T) {
 	check("", answer{503, "NOT_SERVING"})
 }
 
+// TestHealthzShowsDegradedMode: a dependency on its fallback (Redis
+// unreachable) is listed by /healthz, which still answers 200 SERVING:
+// readiness does not fail.
+func TestHealthzShowsDegradedMode(t *testing.T) {
+	t.Parallel()
+	var degraded atomic.Bool
+	g := startGateway(t, server.Config{}, &fakeTags{}, server.WithDegradation("rate_limit", degraded.Load))
+	healthz := func() (int, string) {
+		resp, body := g.do(t, http.MethodGet, "/healthz", "", nil)
+		return resp.StatusCode, strings.TrimSpace(string(body))
+	}
+	for _, tc := range []struct {
+		degraded bool
+		wantHTTP int
+		wantBody string
+	}{
+		{false, 200, `{"status":"SERVING"}`},
+		{true, 200, `{"status":"SERVING","degraded":["rate_limit"]}`},
+		{false, 200, `{"status":"SERVING"}`},
+	} {
+		degraded.Store(tc.degraded)
+		if code, body := healthz(); code != tc.wantHTTP || body != tc.wantBody {
+			t.Errorf("degraded=%v: /healthz HTTP %d %s, want %d %s", tc.degraded, code, body, tc.wantHTTP, tc.wantBody)
+		}
+	}
+	degraded.Store(true)
+	resp, err := healthpb.NewHealthClient(g.conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("grpc health while degraded: %v, %v; want SERVING", resp.GetStatus(), err)
+	}
+}
+
 func TestOpenAPI(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, server.Config{}, &fakeTags{})

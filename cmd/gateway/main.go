@@ -206,8 +206,13 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		limiters = shared
 		// request_id results are shared too, so a retried create that
 		// lands on another replica finds the first one.
-		ticketOpts = append(ticketOpts, service.WithIdempotencyStore(redisstore.New(rdb, 24*time.Hour,
-			redisstore.WithTimeout(max(rlCfg.RedisTimeout, 100*time.Millisecond)), redisstore.WithLogger(log.With("component", "request_id_store")))))
+		store := redisstore.New(rdb, 24*time.Hour,
+			redisstore.WithTimeout(max(rlCfg.RedisTimeout, 100*time.Millisecond)), redisstore.WithLogger(log.With("component", "request_id_store")))
+		ticketOpts = append(ticketOpts, service.WithIdempotencyStore(store))
+		// /healthz shows both fallbacks while Redis is away; readiness
+		// stays up, since the gateway still serves.
+		serverOpts = append(serverOpts, server.WithDegradation("rate_limit", shared.Degraded),
+			server.WithDegradation("request_id_store", store.Degraded))
 		log.Info("rate budgets are shared with the other replicas through Redis", "replica", shared.ReplicaID())
 		bus := schemacache.NewRedisBus(rdb, schemacache.WithBusLogger(log.With("component", "schemacache")))
 		defer bus.Close()
