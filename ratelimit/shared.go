@@ -169,7 +169,7 @@ func (s *Shared) For(workspace string, b Budget) *Limiter {
 	src := &sharedSource{s: s, ws: workspace, b: b, callers: map[string]*callerState{},
 		served: map[int64]int{}, seen: map[int64]seenRemaining{}, charge: map[int64]int{}}
 	src.live.Store(1)
-	src.liveSeen = 1
+	src.liveSeen.Store(1)
 	src.fallback.Store(newLocalSource(b, s.cfg, s.cfg.Safety))
 	// Keys of one workspace share a Redis Cluster hash tag, so the script
 	// can touch them together; workspaces spread over the cluster's slots.
@@ -196,9 +196,8 @@ type sharedSource struct {
 	fallback atomic.Pointer[localSource]
 	// live is the count of replicas live in this workspace, as the last
 	// lease or report said; liveSeen is the count the fallback was built
-	// for (heartbeat goroutine only).
-	live     atomic.Int64
-	liveSeen int64
+	// for.
+	live, liveSeen atomic.Int64
 	// contact is when a lease or report of this workspace last reached
 	// Redis (Unix nanoseconds): each one is also the replica's heartbeat.
 	contact atomic.Int64
@@ -656,10 +655,9 @@ func (s *Shared) heartbeat() {
 // changed: budget × safety ÷ live replicas.
 func (s *sharedSource) refreshFallback() {
 	live := s.live.Load()
-	if live == s.liveSeen {
+	if old := s.liveSeen.Load(); live == old || !s.liveSeen.CompareAndSwap(old, live) {
 		return
 	}
-	s.liveSeen = live
 	s.fallback.Store(newLocalSource(s.b, s.s.cfg, s.s.cfg.Safety/float64(live)))
 }
 

@@ -22,11 +22,13 @@ import (
 //
 //   - 429 Too Many Requests is retried for every method, POST included: Intercom rejected the request
 //     before processing it, so sending it again cannot create a duplicate. The wait is Retry-After
-//     when present (Intercom does not document it), else until X-RateLimit-Reset (INTERCOM-API.md §9:
-//     "back off until X-RateLimit-Reset") plus up to ResetJitter so that many clients waiting for the
-//     same window do not all arrive in its first millisecond, else exponential backoff. If the wait
-//     is longer than MaxRateLimitWait or does not fit before the context's deadline, the 429 is
-//     returned at once (as an *Error with RetryAfter set) instead of sleeping into a timeout.
+//     when present (Intercom does not document it), else until X-RateLimit-Reset (Intercom's rate
+//     limiting page: back off until the reset) plus up to ResetJitter so that many clients waiting
+//     for the same window do not all arrive in its first millisecond, else (no hint, or a reset
+//     already past) exponential backoff. If the wait is longer than MaxRateLimitWait or does not fit
+//     before the context's deadline, a retry could only meet the same refusal: the 429 is returned
+//     at once (as an *Error with RetryAfter set) instead of spending attempts or sleeping into a
+//     timeout. MaxRateLimitWait 0 never retries a 429.
 //   - 500, 502, 503 and 504 and transport errors (connection reset, EOF, a transport timeout) are
 //     retried only for idempotent requests: GET, HEAD, PUT, DELETE and OPTIONS, plus requests the
 //     client marks idempotent (POST /tickets/search, a read without side effects). A POST such as
@@ -152,14 +154,21 @@ func (t *retryTransport) decide(ctx context.Context, idempotent bool, attempt in
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:
+		// A retry can pass only once the window has reset. Without a
+		// reset still ahead (no hint, or one already past: skewed clocks)
+		// the backoff is the guess. When that wait is more than the call
+		// may spend waiting for a 429, retrying would only spend attempts
+		// on the same refusal: the 429 goes back at once, and the caller
+		// gets RESOURCE_EXHAUSTED with RetryInfo.
 		wait, ok := retryAfter(resp.Header, time.Now())
-		if !ok {
-			return t.policy.backoff(attempt), true
+		if !ok || wait <= 0 {
+			wait = t.policy.backoff(attempt)
 		}
 		if wait > t.policy.MaxRateLimitWait {
 			return 0, false
 		}
-		return wait + time.Duration(rand.Int64N(int64(t.policy.ResetJitter)+1)), true
+		jitter := min(t.policy.ResetJitter, t.policy.MaxRateLimitWait-wait)
+		return wait + time.Duration(rand.Int64N(int64(jitter)+1)), true
 	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return t.policy.backoff(attempt), idempotent
 	}

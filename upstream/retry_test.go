@@ -206,6 +206,42 @@ func TestRetry429BeyondMaxRateLimitWait(t *testing.T) {
 	}
 }
 
+// TestRetry429FailsFastWhenNoRetryCanHelp: when the wait a 429 needs (until
+// the reset, or the backoff when nothing says when the window resets) is
+// more than MaxRateLimitWait, the 429 goes back after one attempt instead
+// of spending the others on the same refusal; within it, it is retried.
+func TestRetry429FailsFastWhenNoRetryCanHelp(t *testing.T) {
+	t.Parallel()
+	past := strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10)
+	for _, tc := range []struct {
+		name         string
+		headers      []string
+		maxWait      time.Duration
+		wantAttempts int
+	}{
+		{"no hint, MaxRateLimitWait 0", nil, 0, 1},
+		{"reset already past (skewed clock), MaxRateLimitWait 0", []string{"X-RateLimit-Reset", past}, 0, 1},
+		{"no hint, the backoff fits", nil, time.Second, 3},
+		{"reset already past, the backoff fits", []string{"X-RateLimit-Reset", past}, time.Second, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := newRecorder(t, script(step{status: 429, headers: tc.headers}, step{status: 429, headers: tc.headers}, step{status: 429, headers: tc.headers}))
+			p := fastRetry()
+			p.MaxRateLimitWait = tc.maxWait
+			c := newClient(t, rec.srv.URL, upstream.WithRetryPolicy(p), upstream.WithTimeout(time.Minute))
+			_, err := c.GetTicket(t.Context(), "7")
+			var apiErr *upstream.Error
+			if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusTooManyRequests {
+				t.Fatalf("err = %v, want *upstream.Error 429", err)
+			}
+			if n := len(rec.requests()); n != tc.wantAttempts {
+				t.Errorf("attempts = %d, want %d", n, tc.wantAttempts)
+			}
+		})
+	}
+}
+
 // countingTransport counts the attempts that reach the base transport.
 type countingTransport struct {
 	n    atomic.Int32
