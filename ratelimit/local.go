@@ -28,7 +28,8 @@ func buildOptions(opts []Option) options {
 }
 
 // Local keeps each workspace's budget in this process: right for a single
-// replica, and the fallback of Shared while Redis is unreachable.
+// replica, and the fallback of Shared while Redis is unreachable. Callers
+// share it by the same weighted max-min fair share as in Redis (fair.go).
 type Local struct {
 	cfg     Config
 	clock   clock
@@ -63,12 +64,15 @@ type localSource struct {
 	app  *rate.Limiter
 	ws   *rate.Limiter
 	base int // the configured limit, before learning
+	// pace holds each caller to its weighted fair share of every window,
+	// the rule the shared limiter applies in Redis.
+	pace *pacer
 }
 
 // newLocalSource returns a source for budget b scaled by share (1, or
 // safety ÷ live replicas in degraded mode).
 func newLocalSource(b Budget, cfg Config, share float64) *localSource {
-	s := &localSource{window: cfg.Window, base: b.Limit}
+	s := &localSource{window: cfg.Window, base: b.Limit, pace: newPacer(cfg.Window, burstShare)}
 	s.app = bucket(scaled(b.Limit, share), cfg.Window)
 	if b.WorkspaceLimit > 0 {
 		s.ws = bucket(scaled(b.WorkspaceLimit, share), cfg.Window)
@@ -97,10 +101,15 @@ func bucket(perWindow int, w time.Duration) *rate.Limiter {
 	return l
 }
 
-func (s *localSource) take(_ context.Context, _ string, _ float64, now time.Time, _ bool) grantResult {
+func (s *localSource) take(_ context.Context, caller string, weight float64, now time.Time, first bool) grantResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, _, end := windowOf(now, s.window)
+	if s.limit > 0 {
+		if ok, at := s.pace.allow(caller, weight, s.limit, now, first); !ok {
+			return grantResult{retryAt: at, reason: ReasonBudget, limit: s.limit, left: int(s.app.TokensAt(now)), reset: end}
+		}
+	}
 	ra := s.app.ReserveN(now, 1)
 	d := ra.DelayFrom(now)
 	if s.ws != nil {
@@ -114,6 +123,7 @@ func (s *localSource) take(_ context.Context, _ string, _ float64, now time.Time
 		ra.CancelAt(now)
 		return grantResult{retryAt: now.Add(d), reason: ReasonBudget, limit: s.limit, left: int(s.app.TokensAt(now)), reset: end}
 	}
+	s.pace.granted(caller)
 	return grantResult{ok: true}
 }
 

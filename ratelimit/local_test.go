@@ -207,3 +207,50 @@ func TestLearnsFromHeaders(t *testing.T) {
 		t.Errorf("granted %d after Intercom said 3 remain", granted)
 	}
 }
+
+// TestLocalFairShare: one replica without Redis shares its budget by the
+// same weighted max-min rule: weights 1 and 3 both saturating split the
+// grants 25% / 75% (±5 points), and a light caller under its share is never
+// refused while a heavy one saturates, from the first window on.
+func TestLocalFairShare(t *testing.T) {
+	t.Parallel()
+	weights := map[string]float64{"heavy": 1, "light": 3}
+	drive := func(t *testing.T, asks map[string]int, maxWait time.Duration) (granted, refused map[string]int) {
+		clk := newFakeClock(epoch)
+		l := NewLocal(Config{Window: 10 * time.Second, MaxWait: maxWait, CallerWeights: weights}, withClock(clk)).For("w", Budget{Limit: 400})
+		granted, refused = map[string]int{}, map[string]int{}
+		for clk.Now().Before(epoch.Add(60 * time.Second)) {
+			for _, caller := range []string{"heavy", "light"} { // heavy asks first
+				for range asks[caller] {
+					release, err := l.Acquire(callerCtx(caller), "getTicket")
+					if err != nil {
+						refusal(t, err)
+						refused[caller]++
+						continue
+					}
+					release()
+					granted[caller]++
+				}
+			}
+			clk.Advance(100 * time.Millisecond)
+		}
+		return granted, refused
+	}
+	t.Run("weights 1 and 3 saturating", func(t *testing.T) {
+		t.Parallel()
+		got, _ := drive(t, map[string]int{"heavy": 10, "light": 10}, time.Nanosecond)
+		share := float64(got["heavy"]) / float64(got["heavy"]+got["light"])
+		if share < 0.20 || share > 0.30 {
+			t.Errorf("weight-1 caller got %.1f%% (%v), want 25%% ± 5", 100*share, got)
+		}
+	})
+	t.Run("light under its share", func(t *testing.T) {
+		t.Parallel()
+		// light: 1 per 100 ms = 100 per window, far under its 75% of 400;
+		// it may wait (up to a second), never be refused.
+		got, refused := drive(t, map[string]int{"heavy": 20, "light": 1}, time.Second)
+		if refused["light"] > 0 || got["heavy"] == 0 {
+			t.Errorf("granted %v, refused %v: want the light caller never refused and the heavy one served", got, refused)
+		}
+	})
+}

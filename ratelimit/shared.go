@@ -284,6 +284,7 @@ func (s *sharedSource) state(caller string, idx int64) *callerState {
 func slices(gotPrev int) int { return min(8, max(4, gotPrev/20)) }
 
 func (s *sharedSource) take(ctx context.Context, caller string, weight float64, now time.Time, first bool) grantResult {
+	firstAsk := first
 	w := s.s.cfg.Window
 	idx, start, end := windowOf(now, w)
 	if now.After(end.Add(-s.s.cfg.Guard)) {
@@ -313,7 +314,7 @@ func (s *sharedSource) take(ctx context.Context, caller string, weight float64, 
 		}
 		s.mu.Unlock()
 		if s.s.Degraded() {
-			return s.fallbackTake(ctx, caller, weight, now, idx)
+			return s.fallbackTake(ctx, caller, weight, now, idx, firstAsk)
 		}
 		v, err, _ := s.sf.Do(caller, func() (any, error) {
 			return s.lease(ctx, caller, weight, now, idx, start)
@@ -321,7 +322,7 @@ func (s *sharedSource) take(ctx context.Context, caller string, weight float64, 
 		if err != nil {
 			// This call must not wait on Redis any longer: the fallback
 			// decides, and the breaker counts the failure.
-			return s.fallbackTake(ctx, caller, weight, now, idx)
+			return s.fallbackTake(ctx, caller, weight, now, idx, firstAsk)
 		}
 		if r := v.(grantResult); !r.ok {
 			return r
@@ -333,8 +334,8 @@ func (s *sharedSource) take(ctx context.Context, caller string, weight float64, 
 // fallbackTake decides locally while Redis is unreachable. What it grants
 // is charged to the window's shared count once Redis is back, so a fleet
 // that recovers mid-window does not spend the window twice.
-func (s *sharedSource) fallbackTake(ctx context.Context, caller string, weight float64, now time.Time, idx int64) grantResult {
-	r := s.fallback.Load().take(ctx, caller, weight, now, false)
+func (s *sharedSource) fallbackTake(ctx context.Context, caller string, weight float64, now time.Time, idx int64, first bool) grantResult {
+	r := s.fallback.Load().take(ctx, caller, weight, now, first)
 	if r.ok {
 		s.mu.Lock()
 		s.charge[idx]++

@@ -161,6 +161,21 @@ func TestSharedFairShare(t *testing.T) {
 			t.Errorf("weight-1 caller got %.1f%% (%d of %d), want 25%% ± 5", 100*share, h, h+l)
 		}
 	})
+	t.Run("both saturating on one replica", func(t *testing.T) {
+		t.Parallel()
+		mr := miniredis.RunT(t)
+		f := newFleet(t, mr.Addr(), 1, sharedConfig(), Budget{Limit: 400}, nil)
+		got := f.drive(t, 6, 100*time.Millisecond, map[int]map[string]int{0: {"heavy": 10, "light": 10}})
+		var h, l int
+		for _, c := range got {
+			h += c["heavy"]
+			l += c["light"]
+		}
+		share := float64(h) / float64(h+l)
+		if share < 0.20 || share > 0.30 {
+			t.Errorf("weight-1 caller got %.1f%% (%d of %d), want 25%% ± 5", 100*share, h, h+l)
+		}
+	})
 	t.Run("light under its share", func(t *testing.T) {
 		t.Parallel()
 		mr := miniredis.RunT(t)

@@ -28,9 +28,16 @@ func checkSpec(t *testing.T, procs []Proc, rows []Row) {
 		for _, port := range p.Ports {
 			h.addrs[p.Name+"."+port] = "127.0.0.1:1"
 		}
+		for key := range p.Files {
+			h.addrs[p.Name+"."+key] = "/run/" + p.Name + "-" + key
+		}
 	}
 	for _, p := range procs {
-		for _, s := range append(append(append([]string{}, p.Args...), p.Env...), p.Ready) {
+		strs := append(append(append([]string{}, p.Args...), p.Env...), p.Ready)
+		for _, content := range p.Files {
+			strs = append(strs, content)
+		}
+		for _, s := range strs {
 			if _, err := h.expand(s); err != nil {
 				t.Errorf("process %s: %v", p.Name, err)
 			}

@@ -76,7 +76,50 @@ func Counters() []Counter {
 			ns, err := h.sandboxStat("lock_wait_ns")
 			return ns / 1e3, err
 		}},
+		// The shared limiter's Redis round trips (leases, reports, pauses),
+		// as the gateway with the Redis limiter counts them; about 0 on the
+		// other rows, which do not call it.
+		{Name: "redis_rt", Read: func(h *harness) (float64, error) {
+			return h.promSum("gateway-rl-redis.http", "gateway_ratelimit_redis_round_trips_total")
+		}},
 	}
+}
+
+// promSum adds up every sample of a Prometheus counter on a process's
+// /metrics (0 before the first sample exists).
+func (h *harness) promSum(proc, metric string) (float64, error) {
+	addr, ok := h.addrs[proc]
+	if !ok {
+		return 0, fmt.Errorf("no %s process", proc)
+	}
+	resp, err := h.admin.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var sum float64
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, metric) {
+			continue
+		}
+		rest := line[len(metric):]
+		if rest != "" && rest[0] != '{' && rest[0] != ' ' {
+			continue
+		}
+		f := strings.Fields(rest[strings.LastIndexByte(rest, '}')+1:])
+		if len(f) == 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %q: %w", metric, line, err)
+		}
+		sum += v
+	}
+	return sum, sc.Err()
 }
 
 func (h *harness) sandboxStat(key string) (float64, error) {
@@ -175,6 +218,20 @@ func (h *harness) start(ps []Proc) error {
 		}
 	}
 	for _, p := range ps {
+		for key := range p.Files {
+			h.addrs[p.Name+"."+key] = filepath.Join(h.dir, p.Name+"-"+key)
+		}
+	}
+	for _, p := range ps {
+		for key, content := range p.Files {
+			text, err := h.expand(content)
+			if err != nil {
+				return fmt.Errorf("%s: %w", p.Name, err)
+			}
+			if err := os.WriteFile(h.addrs[p.Name+"."+key], []byte(text), 0o600); err != nil {
+				return err
+			}
+		}
 		args, err := h.expandAll(p.Args)
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.Name, err)

@@ -77,6 +77,8 @@ func realMain(args []string) error {
 		return fixedMain(args)
 	case "otlpsink":
 		return otlpSinkMain(args)
+	case "redis":
+		return redisMain(args)
 	}
 	return fmt.Errorf("unknown command %q (want run, compare)", cmd)
 }

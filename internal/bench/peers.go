@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"os/signal"
 	"sync"
 	"syscall"
@@ -122,4 +123,25 @@ func fixedMain(args []string) error {
 		srv.Stop()
 	}()
 	return srv.Serve(ln)
+}
+
+// redisMain is `bench redis -addr host:port`: it becomes a throwaway
+// redis-server on that address (no persistence), so the harness can start
+// it like any other process and the shared limiter's rows run against a
+// real one.
+func redisMain(args []string) error {
+	fs := flag.NewFlagSet("bench redis", flag.ContinueOnError)
+	addr := fs.String("addr", "", "listen address host:port")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	host, port, err := net.SplitHostPort(*addr)
+	if err != nil {
+		return fmt.Errorf("-addr: %w", err)
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return fmt.Errorf("the Redis rows need redis-server on PATH: %w", err)
+	}
+	return syscall.Exec(bin, []string{bin, "--bind", host, "--port", port, "--save", "", "--appendonly", "no"}, os.Environ())
 }

@@ -1,5 +1,7 @@
 package main
 
+import "strings"
+
 // This file is the whole benchmark, declared: the processes the harness
 // starts and the rows of the table. The harness (harness.go) only reads it.
 //
@@ -25,9 +27,9 @@ package main
 // upstream requests per call) is a Counter: a name and a function that
 // reads a monotonic total. The harness reads it at the start and the end of
 // every measured window and reports the difference divided by the calls.
-// Counters() below has the sandbox's connection and request counters; add
-// yours there (for example Redis INFO's total_commands_processed) and every
-// row reports it.
+// Counters() in harness.go has the sandbox's connection and request
+// counters and the shared limiter's Redis round trips; add yours there and
+// every row reports it.
 //
 // Rows run interleaved (every row once, then every row again, Reps times),
 // so that ratios compare measurements taken minutes, not hours, apart.
@@ -65,6 +67,10 @@ type Proc struct {
 	// taken from the servers' core, where it would lower the throughput
 	// of the rows that use it for a reason no deployment has.
 	Remote bool
+	// Files are written into the run's directory before the process
+	// starts (placeholders expanded); "{name.key}" is then the path of the
+	// file under key, for Args or Env (a config file, say).
+	Files map[string]string
 }
 
 // Call is what the load generator sends, over and over.
@@ -130,9 +136,31 @@ func gatewayEnv(name string) []string {
 		// The standalone sandbox has no budget (--rate-limit 0) and the
 		// load is far above Intercom's 1,666 per 10 s, which the limiter
 		// would refuse: the rows measure the proxying. The limiter's own
-		// cost is BenchmarkAcquire in ratelimit (make bench-go).
+		// cost has rows of its own (gatewayLimited).
 		"GATEWAY_RATE_LIMIT_OFF=true",
 	}
+}
+
+// gatewayLimited is a gateway whose limiter is on, with a budget the load
+// never reaches (so every call is granted and the row measures what asking
+// costs): in memory, or shared through the redis process when redis is set.
+func gatewayLimited(name string, redis bool) Proc {
+	// The workspace comes from the file, with its budget: not from
+	// INTERCOM_BASE_URL, and the limiter is not off.
+	var env []string
+	for _, kv := range gatewayEnv(name) {
+		if !strings.HasPrefix(kv, "INTERCOM_BASE_URL=") && !strings.HasPrefix(kv, "GATEWAY_RATE_LIMIT_OFF=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "GATEWAY_CONFIG={"+name+".config}")
+	if redis {
+		env = append(env, "GATEWAY_REDIS_ADDR={redis.tcp}")
+	}
+	return Proc{Name: name, Bin: binGateway, Ports: []string{"grpc", "http", "admin"}, Env: env,
+		Files: map[string]string{"config": "workspaces:\n  - name: default\n    token_env: INTERCOM_TOKEN\n" +
+			"    base_url: http://{sandbox.http}\n    rate_limit:\n      app_per_10s: 1000000000\n"},
+		Ready: "http://{" + name + ".http}/healthz", Pprof: "http://{" + name + ".admin}/debug/pprof"}
 }
 
 // procs are started in this order; a Proc may use the ports of those before
@@ -161,6 +189,12 @@ func procs(baseline bool) []Proc {
 				"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://{otlpsink.http}/v1/traces"),
 			Ready: "http://{gateway-otel.http}/healthz",
 			Pprof: "http://{gateway-otel.admin}/debug/pprof"},
+		// The limiter's own cost: the same gateway with its limiter on, in
+		// memory and shared through a real redis-server.
+		{Name: "redis", Bin: binSelf, Ports: []string{"tcp"}, Remote: true,
+			Args: []string{"redis", "-addr", "{redis.tcp}"}, Ready: "tcp://{redis.tcp}"},
+		gatewayLimited("gateway-rl-local", false),
+		gatewayLimited("gateway-rl-redis", true),
 		// A bare httputil.ReverseProxy with a pooled transport in front of the sandbox.
 		{Name: "proxy", Bin: binSelf, Ports: []string{"http"},
 			Args:  []string{"proxy", "-addr", "{proxy.http}", "-upstream", "http://{sandbox.http}"},
@@ -206,6 +240,14 @@ func rows(baseline bool) []Row {
 		{Name: "gateway-grpc-type-cached", What: "GetTicketType over gRPC, answered from the schema cache",
 			Server: "gateway", Call: Call{Addr: "{gateway.grpc}", GRPC: "/intercom.gateway.v1.TicketTypeService/GetTicketType", Body: `{"ticket_type_id":"1"}`},
 			Versus: []string{"grpc-fixed"}},
+		// What asking the limiter costs per call: the same GetTicket with
+		// the limiter on, divided by the gateway with it off. The Redis
+		// row's redis_rt column is the limiter's Redis round trips per
+		// call (leases and reports, from its own counter).
+		{Name: "gateway-grpc-limiter-local", What: "GetTicket over gRPC, the limiter on (in memory)",
+			Server: "gateway-rl-local", Call: getTicketGRPC("{gateway-rl-local.grpc}"), Versus: []string{"gateway-grpc"}},
+		{Name: "gateway-grpc-limiter-redis", What: "GetTicket over gRPC, the limiter on (shared through redis-server)",
+			Server: "gateway-rl-redis", Call: getTicketGRPC("{gateway-rl-redis.grpc}"), Versus: []string{"gateway-grpc", "gateway-grpc-limiter-local"}},
 		{Name: "gateway-rest", What: "GET /v1/tickets/4001 through the gateway (REST)",
 			Server: "gateway", Call: getTicketREST("{gateway.http}"), Versus: []string{"proxy-bare"}},
 		{Name: "gateway-grpc-otel", What: "GetTicket over gRPC, every span exported over OTLP to a local sink (on the load core)",
