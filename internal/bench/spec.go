@@ -141,8 +141,8 @@ func gatewayEnv(name string) []string {
 	}
 }
 
-// gatewayLimited is a gateway whose limiter is on, with a budget the load
-// never reaches (so every call is granted and the row measures what asking
+// gatewayLimited is a gateway whose limiter is on, with budgets (the app's
+// and the workspace's, 4,166 per 10 s by default) the load never reaches (so every call is granted and the row measures what asking
 // costs): in memory, or shared through the redis process when redis is set.
 func gatewayLimited(name string, redis bool) Proc {
 	// The workspace comes from the file, with its budget: not from
@@ -159,7 +159,7 @@ func gatewayLimited(name string, redis bool) Proc {
 	}
 	return Proc{Name: name, Bin: binGateway, Ports: []string{"grpc", "http", "admin"}, Env: env,
 		Files: map[string]string{"config": "workspaces:\n  - name: default\n    token_env: INTERCOM_TOKEN\n" +
-			"    base_url: http://{sandbox.http}\n    rate_limit:\n      app_per_10s: 1000000000\n"},
+			"    base_url: http://{sandbox.http}\n    rate_limit:\n      app_per_10s: 1000000000\n      workspace_per_10s: 1000000000\n"},
 		Ready: "http://{" + name + ".http}/healthz", Pprof: "http://{" + name + ".admin}/debug/pprof"}
 }
 
