@@ -117,7 +117,7 @@ func (s *Server) restPeerMetadata(_ context.Context, r *http.Request) metadata.M
 // certIdentities returns the identities of the caller's verified client
 // certificate: from the TLS handshake for gRPC callers, from the REST mux's
 // metadata for REST callers.
-func (s *Server) certIdentities(ctx context.Context, md metadata.MD) []string {
+func (s *Server) certIdentities(ctx context.Context) []string {
 	p, ok := peer.FromContext(ctx)
 	if !ok || p.Addr == nil {
 		return nil
@@ -129,7 +129,7 @@ func (s *Server) certIdentities(ctx context.Context, md metadata.MD) []string {
 		}
 		return auth.CertIdentities(ti.State.VerifiedChains[0][0])
 	}
-	vals := md.Get(mdRESTPeer)
+	vals := metadata.ValueFromIncomingContext(ctx, mdRESTPeer)
 	if len(vals) != 1 {
 		return nil
 	}
@@ -158,12 +158,13 @@ func (s *Server) authorize(ctx context.Context, a Authenticator, reflection Refl
 			return ctx, nil
 		}
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
+	// The three keys alone: FromIncomingContext would copy all of the
+	// call's metadata on every call.
 	r := auth.Request{
 		FullMethod:     method,
-		Authorization:  md.Get(mdAuthorization),
-		Workspace:      md.Get(mdWorkspace),
-		CertIdentities: s.certIdentities(ctx, md),
+		Authorization:  metadata.ValueFromIncomingContext(ctx, mdAuthorization),
+		Workspace:      metadata.ValueFromIncomingContext(ctx, mdWorkspace),
+		CertIdentities: s.certIdentities(ctx),
 	}
 	var (
 		id  auth.Identity

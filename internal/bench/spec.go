@@ -113,6 +113,11 @@ func getTicketGRPC(addr string) Call {
 	return Call{Addr: addr, GRPC: getTicketMethod, Body: `{"ticket_id":"` + benchTicket + `"}`}
 }
 
+// getTicketTypeGRPC reads the sandbox's ticket type Bug.
+func getTicketTypeGRPC(addr string) Call {
+	return Call{Addr: addr, GRPC: "/intercom.gateway.v1.TicketTypeService/GetTicketType", Body: `{"ticket_type_id":"1"}`}
+}
+
 func getTicketREST(addr string) Call {
 	return Call{Addr: addr, HTTP: "GET /v1/tickets/" + benchTicket}
 }
@@ -199,6 +204,12 @@ func procs(baseline bool) []Proc {
 		{Name: "proxy", Bin: binSelf, Ports: []string{"http"},
 			Args:  []string{"proxy", "-addr", "{proxy.http}", "-upstream", "http://{sandbox.http}"},
 			Ready: "tcp://{proxy.http}"},
+		// The same gateway with its access log off (log level warn): the
+		// cached-read row there shows what the per-call log line costs.
+		{Name: "gateway-quiet", Bin: binGateway, Ports: []string{"grpc", "http", "admin"},
+			Env:   append(gatewayEnv("gateway-quiet"), "GATEWAY_LOG_LEVEL=warn"),
+			Ready: "http://{gateway-quiet.http}/healthz",
+			Pprof: "http://{gateway-quiet.admin}/debug/pprof"},
 		// A gRPC server that answers every call with a fixed message: the
 		// gateway's own answer to the same request, fetched once from -from.
 		{Name: "fixed", Bin: binSelf, Ports: []string{"grpc"},
@@ -235,11 +246,22 @@ func rows(baseline bool) []Row {
 			Server: "gateway", Call: getTicketGRPC("{gateway.grpc}"), Versus: []string{"proxy-bare", "grpc-fixed"}},
 		// Ticket-type schemas are served from the gateway's schema cache:
 		// after the first call no request reaches the sandbox (the row's
-		// upstream requests per call say so), so this is the gateway's own
-		// ceiling, divided by any gRPC server's.
+		// up_reqs say so). Its ceiling is grpc-fixed-type: the fixed server
+		// answering the same method with the same message (the gateway's
+		// own answer), over the same plaintext loopback listener. The
+		// gateway's call also runs what every call runs there: the access
+		// log line, caller authentication (insecure-no-auth: the default
+		// identity), otelgrpc's stats handler (metrics; tracing off), the
+		// drain, recovery and error-mapping interceptors, and the
+		// x-gateway-cache header.
+		{Name: "grpc-fixed-type", What: "GetTicketType from a gRPC server with a fixed answer",
+			Server: "fixed", Call: getTicketTypeGRPC("{fixed.grpc}")},
 		{Name: "gateway-grpc-type-cached", What: "GetTicketType over gRPC, answered from the schema cache",
-			Server: "gateway", Call: Call{Addr: "{gateway.grpc}", GRPC: "/intercom.gateway.v1.TicketTypeService/GetTicketType", Body: `{"ticket_type_id":"1"}`},
-			Versus: []string{"grpc-fixed"}},
+			Server: "gateway", Call: getTicketTypeGRPC("{gateway.grpc}"),
+			Versus: []string{"grpc-fixed-type", "grpc-fixed"}},
+		{Name: "gateway-grpc-type-cached-nolog", What: "the same, on a gateway without its access log (log level warn)",
+			Server: "gateway-quiet", Call: getTicketTypeGRPC("{gateway-quiet.grpc}"),
+			Versus: []string{"grpc-fixed-type", "gateway-grpc-type-cached"}},
 		// What asking the limiter costs per call: the same GetTicket with
 		// the limiter on, divided by the gateway with it off. The Redis
 		// row's redis_rt column is the limiter's Redis round trips per
