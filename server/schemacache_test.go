@@ -306,3 +306,58 @@ func TestTicketTypeWritesShowAtOnceThroughTheGateway(t *testing.T) {
 		t.Errorf("reads after the writes reached Intercom %d times (first: %s %s), want 0", len(r), r[0].Method, r[0].Path)
 	}
 }
+
+// Past the TTL with Intercom failing, callers get the stale schema and are
+// told so (x-gateway-cache: stale over gRPC, X-Gateway-Cache over REST) for
+// at most the stale bound; past it they get Intercom's failure.
+func TestStaleSchemaIsSaidAndBounded(t *testing.T) {
+	t.Parallel()
+	const ttl, maxStale = time.Minute, 5 * time.Minute
+	sb := sandbox.New()
+	hs := httptest.NewServer(sb)
+	t.Cleanup(hs.Close)
+	// One attempt per read, so that the failure shows without backoff.
+	client, err := upstream.New(upstream.WithToken("test-token"), upstream.WithBaseURL(hs.URL),
+		upstream.WithRetryPolicy(upstream.RetryPolicy{MaxAttempts: 1, MaxRateLimitWait: time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	cache, err := schemacache.New(client, schemacache.WithTTL(ttl), schemacache.WithRefresh(ttl), schemacache.WithMaxStale(maxStale),
+		schemacache.WithClock(func() time.Time { return time.Unix(0, now.Load()) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cache.Close() })
+	backends := service.Single("default", cache)
+	discard := service.WithLogger(slog.New(slog.DiscardHandler))
+	g := startGatewayWith(t, server.Config{}, server.Services{
+		Tickets:     service.NewTicketService(backends, discard),
+		TicketTypes: service.NewTicketTypeService(backends, discard),
+		Tags:        service.NewTagService(backends, discard),
+	})
+	types := gatewayv1.NewTicketTypeServiceClient(g.conn)
+	read := func() (string, string, error) {
+		var header metadata.MD
+		_, err := types.GetTicketType(t.Context(), &gatewayv1.GetTicketTypeRequest{TicketTypeId: sandbox.SeedTicketTypeBug}, grpc.Header(&header))
+		resp, _ := g.do(t, http.MethodGet, "/v1/ticket-types/"+sandbox.SeedTicketTypeBug, "", nil)
+		return strings.Join(header.Get(service.CacheHeader), ","), resp.Header.Get("X-Gateway-Cache"), err
+	}
+	if _, _, err := read(); err != nil {
+		t.Fatal(err)
+	}
+	sb.SetFault("getTicketType", sandbox.Fault{ErrorRate: 1, ErrorStatus: http.StatusServiceUnavailable})
+	now.Add(int64(ttl + time.Minute)) // past the TTL, within the stale bound
+	if grpcGot, restGot, err := read(); err != nil || grpcGot != "stale" || restGot != "stale" {
+		t.Errorf("past the TTL, Intercom failing: %v, gRPC x-gateway-cache %q, REST %q; want the stale answer said as stale", err, grpcGot, restGot)
+	}
+	now.Add(int64(maxStale)) // past TTL + stale bound
+	if _, _, err := read(); status.Code(err) != codes.Unavailable {
+		t.Errorf("past the stale bound, Intercom failing: %v; want UNAVAILABLE", err)
+	}
+	sb.ClearFaults()
+	if grpcGot, _, err := read(); err != nil || grpcGot != "miss" {
+		t.Errorf("Intercom back: %v, x-gateway-cache %q; want a fresh load (miss)", err, grpcGot)
+	}
+}
