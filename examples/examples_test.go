@@ -10,16 +10,19 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/intercom-gateway/intercom-gateway/auth"
+	"github.com/intercom-gateway/intercom-gateway/internal/testsupport"
 )
 
 // needs skips when a toolchain or generated stubs are missing on a
@@ -37,14 +40,20 @@ func needs(t *testing.T, what, hint string, ok bool) {
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// listeningAddrs returns the addresses from the gateway's "listening" log
+// record, once it has been written.
+func listeningAddrs(logs string) (grpcAddr, httpAddr string, ok bool) {
+	for line := range strings.SplitSeq(logs, "\n") {
+		var rec struct {
+			Msg      string `json:"msg"`
+			GRPCAddr string `json:"grpc_addr"`
+			HTTPAddr string `json:"http_addr"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
+			return rec.GRPCAddr, rec.HTTPAddr, true
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return "", "", false
 }
 
 // startGateway builds cmd/gateway and runs it on its sandbox, on free
@@ -84,15 +93,17 @@ callers:
 	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	grpcAddr, httpAddr = freeAddr(t), freeAddr(t)
+	// Port 0, and the bound addresses read back from the gateway's log: a
+	// port picked free beforehand can be taken by any outgoing connection
+	// (they draw from the same ephemeral range) before the gateway binds it.
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "--config", configFile)
 	cmd.Env = append(os.Environ(),
 		"INTERCOM_TOKEN=",
-		"GATEWAY_GRPC_ADDR="+grpcAddr,
-		"GATEWAY_HTTP_ADDR="+httpAddr,
+		"GATEWAY_GRPC_ADDR=127.0.0.1:0",
+		"GATEWAY_HTTP_ADDR=127.0.0.1:0",
 	)
-	var logs bytes.Buffer
+	var logs testsupport.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -106,11 +117,17 @@ callers:
 	})
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get("http://" + httpAddr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return grpcAddr, httpAddr, key
+		var (
+			ok  bool
+			err error = errors.New("no listening record in the log yet")
+		)
+		if grpcAddr, httpAddr, ok = listeningAddrs(logs.String()); ok {
+			var resp *http.Response
+			if resp, err = http.Get("http://" + httpAddr + "/healthz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return grpcAddr, httpAddr, key
+				}
 			}
 		}
 		if time.Now().After(deadline) {

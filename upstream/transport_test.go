@@ -29,8 +29,12 @@ func TestDefaultTransportReusesConnections(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := sb.Stats().Connections; n != 1 {
-		t.Fatalf("%d sequential calls opened %d connections, want 1", sequential, n)
+	// One connection, or two: net/http hands a finished call's connection
+	// back to the pool from its read loop, so on a loaded machine the next
+	// call can find the pool empty and dial while that hand-back is under
+	// way. Without reuse this would be one connection per call.
+	if n := sb.Stats().Connections; n > 2 {
+		t.Fatalf("%d sequential calls opened %d connections, want 1 (2 at most)", sequential, n)
 	}
 
 	const concurrency, rounds = 50, 10
@@ -52,7 +56,7 @@ func TestDefaultTransportReusesConnections(t *testing.T) {
 	// before others start); later rounds reuse them. A few extra dials are allowed: a call may start
 	// dialling just before another call hands back its connection.
 	st := sb.Stats()
-	if limit := int64(1 + concurrency + 5); st.Connections > limit {
+	if limit := int64(2 + concurrency + 5); st.Connections > limit {
 		t.Errorf("%d rounds of %d concurrent calls opened %d connections in all, want at most %d (idle connections were dropped)",
 			rounds, concurrency, st.Connections, limit)
 	}
