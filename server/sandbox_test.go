@@ -39,6 +39,13 @@ func startOnSandbox(t *testing.T, sb *sandbox.Server, clientOpts ...upstream.Opt
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startOnCache(t, cache)
+}
+
+// startOnCache serves the three services of one workspace, "default", whose
+// Intercom calls go through cache; the gateway closes the cache at the end.
+func startOnCache(t *testing.T, cache *schemacache.Cache) *gateway {
+	t.Helper()
 	t.Cleanup(func() { _ = cache.Close() })
 	backends := service.Single("default", cache)
 	discard := service.WithLogger(slog.New(slog.DiscardHandler))

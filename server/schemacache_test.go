@@ -329,14 +329,7 @@ func TestStaleSchemaIsSaidAndBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cache.Close() })
-	backends := service.Single("default", cache)
-	discard := service.WithLogger(slog.New(slog.DiscardHandler))
-	g := startGatewayWith(t, server.Config{}, server.Services{
-		Tickets:     service.NewTicketService(backends, discard),
-		TicketTypes: service.NewTicketTypeService(backends, discard),
-		Tags:        service.NewTagService(backends, discard),
-	})
+	g := startOnCache(t, cache)
 	types := gatewayv1.NewTicketTypeServiceClient(g.conn)
 	read := func() (string, string, error) {
 		var header metadata.MD
