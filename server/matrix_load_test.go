@@ -83,7 +83,7 @@ func runFlapping(t *testing.T, e *matrixEnv, transport string, tc matrixCase) {
 	var mu sync.Mutex
 	ids := map[string]string{} // request_id -> ticket id
 	var rids []string
-	var reads, calls atomic.Int64
+	var reads atomic.Int64
 	send := func(rid string) {
 		o := e.call(transport, callOpts{create: true, title: "flap " + rid, rid: rid})
 		if !tc.check(t, transport, "create "+rid, o) {
@@ -98,47 +98,28 @@ func runFlapping(t *testing.T, e *matrixEnv, transport string, tc matrixCase) {
 			t.Errorf("request_id %s answered ticket %s, then %s", rid, prev, o.ticketID)
 		}
 	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for range 3 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				n := next.Add(1)
-				switch n % 3 {
-				case 0:
-					reads.Add(1)
-					tc.check(t, transport, "read", e.call(transport, callOpts{}))
-				case 1:
-					send(fmt.Sprintf("flap-%s-%d", transport, n))
-				case 2:
-					mu.Lock()
-					rid := ""
-					if len(rids) > 0 {
-						rid = rids[int(n)%len(rids)]
-					}
-					mu.Unlock()
-					if rid != "" {
-						send(rid)
-					}
-				}
-				calls.Add(1)
+	c := startCallers(3, func(n int64) {
+		switch n % 3 {
+		case 0:
+			reads.Add(1)
+			tc.check(t, transport, "read", e.call(transport, callOpts{}))
+		case 1:
+			send(fmt.Sprintf("flap-%s-%d", transport, n))
+		case 2:
+			mu.Lock()
+			rid := ""
+			if len(rids) > 0 {
+				rid = rids[int(n)%len(rids)]
 			}
-		})
-	}
+			mu.Unlock()
+			if rid != "" {
+				send(rid)
+			}
+		}
+	})
 	// Each phase lasts until the callers made a few calls in it, so that
 	// a slow machine still calls while Redis is down and while it is up.
-	phase := func() {
-		from := calls.Load()
-		for deadline := time.Now().Add(10 * time.Second); calls.Load() < from+6 && time.Now().Before(deadline); {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+	phase := func() { c.waitFor(c.calls.Load() + 6) }
 	for range 3 {
 		phase()
 		e.redis.Stop()
@@ -146,8 +127,7 @@ func runFlapping(t *testing.T, e *matrixEnv, transport string, tc matrixCase) {
 		e.redis.Restart()
 	}
 	phase()
-	close(stop)
-	wg.Wait()
+	c.stopAll()
 	// Every create once more, with Redis up.
 	mu.Lock()
 	all := append([]string(nil), rids...)
@@ -175,7 +155,7 @@ func runFlapping(t *testing.T, e *matrixEnv, transport string, tc matrixCase) {
 	if len(all) < 6 {
 		t.Errorf("only %d creates were made under load; the case proves little", len(all))
 	}
-	t.Logf("%d calls (%d reads, %d distinct creates) across 3 Redis outages", calls.Load(), reads.Load(), len(all))
+	t.Logf("%d calls (%d reads, %d distinct creates) across 3 Redis outages", c.calls.Load(), reads.Load(), len(all))
 }
 
 // runTokenRotation: two callers keep reading while the token file is
@@ -183,27 +163,7 @@ func runFlapping(t *testing.T, e *matrixEnv, transport string, tc matrixCase) {
 // fails, each reaches Intercom once, and the new token is in use within
 // 5 s; after its first use, only calls already in flight carry the old.
 func runTokenRotation(t *testing.T, e *matrixEnv, transport string, tc matrixCase) {
-	var calls atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				tc.check(t, transport, "read", e.call(transport, callOpts{}))
-				calls.Add(1)
-			}
-		})
-	}
-	waitCalls := func(n int64) {
-		for deadline := time.Now().Add(10 * time.Second); calls.Load() < n && time.Now().Before(deadline); {
-			time.Sleep(2 * time.Millisecond)
-		}
-	}
+	c := startCallers(2, func(int64) { tc.check(t, transport, "read", e.call(transport, callOpts{})) })
 	used := func(tok string) int {
 		n := 0
 		for _, r := range e.sb.Requests() {
@@ -213,7 +173,7 @@ func runTokenRotation(t *testing.T, e *matrixEnv, transport string, tc matrixCas
 		}
 		return n
 	}
-	waitCalls(20)
+	c.waitFor(20)
 	e.token(newToken)
 	switched := false
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
@@ -222,11 +182,10 @@ func runTokenRotation(t *testing.T, e *matrixEnv, transport string, tc matrixCas
 			break
 		}
 	}
-	waitCalls(calls.Load() + 20)
-	close(stop)
-	wg.Wait()
+	c.waitFor(c.calls.Load() + 20)
+	c.stopAll()
 	if !switched {
-		t.Fatalf("the new token was not used within 5 s of the rotation (%d calls)", calls.Load())
+		t.Fatalf("the new token was not used within 5 s of the rotation (%d calls)", c.calls.Load())
 	}
 	if used(oldToken) == 0 {
 		t.Error("the old token was never used; the case proves nothing")
@@ -245,10 +204,51 @@ func runTokenRotation(t *testing.T, e *matrixEnv, transport string, tc matrixCas
 	if late > 2 {
 		t.Errorf("%d requests carried the old token after the new one was in use; want at most the 2 in flight", late)
 	}
-	if n, want := e.attempts("getTicket"), int(calls.Load())*tc.wantAttempts; n != want {
-		t.Errorf("Intercom received %d getTicket requests for %d calls, want %d", n, calls.Load(), want)
+	if n, want := e.attempts("getTicket"), int(c.calls.Load())*tc.wantAttempts; n != want {
+		t.Errorf("Intercom received %d getTicket requests for %d calls, want %d", n, c.calls.Load(), want)
 	}
 	if st := e.sb.Requests(); len(st) > 0 && st[0].Status == http.StatusUnauthorized {
 		t.Error("Intercom refused a token")
 	}
+}
+
+// callers keeps n goroutines making calls until stopAll, and counts the
+// calls they complete; call gets a sequence number shared by all of them.
+type callers struct {
+	calls atomic.Int64
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+func startCallers(n int, call func(seq int64)) *callers {
+	c := &callers{stop: make(chan struct{})}
+	var seq atomic.Int64
+	for range n {
+		c.wg.Go(func() {
+			for {
+				select {
+				case <-c.stop:
+					return
+				default:
+				}
+				call(seq.Add(1))
+				c.calls.Add(1)
+			}
+		})
+	}
+	return c
+}
+
+// waitFor returns once the callers have completed n calls in all, or after
+// 10 s, so a slow machine shortens a phase instead of hanging the test.
+func (c *callers) waitFor(n int64) {
+	for deadline := time.Now().Add(10 * time.Second); c.calls.Load() < n && time.Now().Before(deadline); {
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// stopAll ends the calls and waits for those in flight.
+func (c *callers) stopAll() {
+	close(c.stop)
+	c.wg.Wait()
 }

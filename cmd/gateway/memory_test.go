@@ -30,14 +30,7 @@ func TestHugeRESTBodiesKeepMemoryFlat(t *testing.T) {
 	bin := buildGateway(t)
 	p := startProcess(t, bin, "GATEWAY_SANDBOX=on", "GATEWAY_GRPC_ADDR=127.0.0.1:0", "GATEWAY_HTTP_ADDR=127.0.0.1:0",
 		"GATEWAY_SANDBOX_ADDR=127.0.0.1:0")
-	var listening map[string]any
-	select {
-	case listening = <-p.listen:
-	case <-p.exited:
-		t.Fatalf("gateway exited early: %v\n%s", p.err, p.logs())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("gateway did not start listening:\n%s", p.logs())
-	}
+	listening := p.waitListening(t)
 	addr := listening["http_addr"].(string)
 	before := vmHWM(t, p.cmd.Process.Pid)
 

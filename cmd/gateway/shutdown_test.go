@@ -39,6 +39,21 @@ type process struct {
 	err    error               // Wait's result, once exited is closed
 }
 
+// waitListening returns the gateway's "listening" log record, failing the
+// test if the process exits or has not bound its listeners within 30 s.
+func (p *process) waitListening(t *testing.T) map[string]any {
+	t.Helper()
+	select {
+	case rec := <-p.listen:
+		return rec
+	case <-p.exited:
+		t.Fatalf("gateway exited early: %v\n%s", p.err, p.logs())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("gateway did not start listening:\n%s", p.logs())
+	}
+	return nil
+}
+
 func buildGateway(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "gateway")
@@ -143,14 +158,7 @@ func TestSIGTERMDrainsInFlightCalls(t *testing.T) {
 		"INTERCOM_TOKEN="+token, "INTERCOM_BASE_URL="+upstreamSrv.URL, "GATEWAY_SANDBOX=off",
 		"GATEWAY_GRPC_ADDR=127.0.0.1:0", "GATEWAY_HTTP_ADDR=127.0.0.1:0",
 		"GATEWAY_SHUTDOWN_GRACE="+grace.String(), "GATEWAY_LOG_LEVEL=debug", "GATEWAY_INSECURE_NO_AUTH=true")
-	var listening map[string]any
-	select {
-	case listening = <-p.listen:
-	case <-p.exited:
-		t.Fatalf("gateway exited early: %v\n%s", p.err, p.logs())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("gateway did not start listening:\n%s", p.logs())
-	}
+	listening := p.waitListening(t)
 	grpcAddr, httpAddr := listening["grpc_addr"].(string), listening["http_addr"].(string)
 
 	conn, err := grpc.NewClient("passthrough:///"+grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -283,14 +291,7 @@ func TestExitStatusSaysCallsWereCut(t *testing.T) {
 		"INTERCOM_TOKEN=it-test-token", "INTERCOM_BASE_URL="+upstreamSrv.URL, "GATEWAY_SANDBOX=off",
 		"GATEWAY_GRPC_ADDR=127.0.0.1:0", "GATEWAY_HTTP_ADDR=127.0.0.1:0",
 		"GATEWAY_SHUTDOWN_GRACE=300ms", "GATEWAY_INSECURE_NO_AUTH=true")
-	var listening map[string]any
-	select {
-	case listening = <-p.listen:
-	case <-p.exited:
-		t.Fatalf("gateway exited early: %v\n%s", p.err, p.logs())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("gateway did not start listening:\n%s", p.logs())
-	}
+	listening := p.waitListening(t)
 	conn, err := grpc.NewClient("passthrough:///"+listening["grpc_addr"].(string), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
