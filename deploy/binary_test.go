@@ -146,15 +146,15 @@ func TestDockerfileBuildsAStaticBinaryThatStartsAsTheImageStartsIt(t *testing.T)
 	if d.entrypoint[0] != "/gateway" {
 		t.Fatalf("ENTRYPOINT %q: the test expects /gateway", d.entrypoint)
 	}
-	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	gw := exec.CommandContext(ctx, bin, append(d.entrypoint[1:], args...)...)
 	gw.Env = []string{"MAIN_TOKEN=sandbox-token"}
 	for k, v := range d.env {
 		gw.Env = append(gw.Env, k+"="+v)
 	}
-	// The image's ports are fixed; here they must be free ones.
-	gw.Env = append(gw.Env, "GATEWAY_GRPC_ADDR="+grpcAddr, "GATEWAY_HTTP_ADDR="+httpAddr)
+	// The image's ports are fixed; here the gateway binds free ones and
+	// says which in its log.
+	gw.Env = append(gw.Env, "GATEWAY_GRPC_ADDR=127.0.0.1:0", "GATEWAY_HTTP_ADDR=127.0.0.1:0")
 	if os.Geteuid() == 0 && d.user != "" {
 		var uid, gid uint32
 		fmt.Sscanf(d.user, "%d:%d", &uid, &gid)
@@ -167,13 +167,22 @@ func TestDockerfileBuildsAStaticBinaryThatStartsAsTheImageStartsIt(t *testing.T)
 	}
 	t.Cleanup(func() { cancel(); _ = gw.Wait() })
 
+	deadline := time.Now().Add(30 * time.Second)
+	var grpcAddr string
+	for ok := false; !ok; {
+		if grpcAddr, _, ok = testsupport.ListeningAddrs(logs.String()); !ok {
+			if time.Now().After(deadline) {
+				t.Fatalf("the gateway never logged its listening addresses:\n%s", logs.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 	probe := append([]string{}, d.healthcheck[1:]...)
 	for i, a := range probe {
 		if strings.HasPrefix(a, "127.0.0.1:") {
 			probe[i] = grpcAddr
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
 	for {
 		out, err := exec.Command(bin, probe...).CombinedOutput()
 		if err == nil && strings.Contains(string(out), "SERVING") {

@@ -10,14 +10,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -39,22 +37,6 @@ func needs(t *testing.T, what, hint string, ok bool) {
 }
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-// listeningAddrs returns the addresses from the gateway's "listening" log
-// record, once it has been written.
-func listeningAddrs(logs string) (grpcAddr, httpAddr string, ok bool) {
-	for line := range strings.SplitSeq(logs, "\n") {
-		var rec struct {
-			Msg      string `json:"msg"`
-			GRPCAddr string `json:"grpc_addr"`
-			HTTPAddr string `json:"http_addr"`
-		}
-		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
-			return rec.GRPCAddr, rec.HTTPAddr, true
-		}
-	}
-	return "", "", false
-}
 
 // startGateway builds cmd/gateway and runs it on its sandbox, on free
 // loopback ports, until the test ends. One caller, "examples", may write
@@ -93,9 +75,7 @@ callers:
 	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// Port 0, and the bound addresses read back from the gateway's log: a
-	// port picked free beforehand can be taken by any outgoing connection
-	// (they draw from the same ephemeral range) before the gateway binds it.
+	// Port 0, and the bound addresses read back from the gateway's log.
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "--config", configFile)
 	cmd.Env = append(os.Environ(),
@@ -121,7 +101,7 @@ callers:
 			ok  bool
 			err error = errors.New("no listening record in the log yet")
 		)
-		if grpcAddr, httpAddr, ok = listeningAddrs(logs.String()); ok {
+		if grpcAddr, httpAddr, ok = testsupport.ListeningAddrs(logs.String()); ok {
 			var resp *http.Response
 			if resp, err = http.Get("http://" + httpAddr + "/healthz"); err == nil {
 				resp.Body.Close()
