@@ -91,24 +91,30 @@ func logCall(ctx context.Context, log *slog.Logger, method string, start time.Ti
 	if !log.Enabled(ctx, level) {
 		return
 	}
-	// Room for the optional attributes below, so the slice is allocated once.
-	attrs := make([]slog.Attr, 0, 8)
-	attrs = append(attrs,
+	// The record is built here rather than through log.LogAttrs: the
+	// Logger would capture the caller's program counter for every line
+	// (runtime.Callers, a stack walk on each call), which only a handler
+	// with AddSource reads, and the access log has no use for.
+	now := time.Now()
+	r := slog.NewRecord(now, level, "gRPC call", 0)
+	r.AddAttrs(
 		slog.String("grpc.method", method),
 		slog.String("grpc.code", st.Code().String()),
-		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		slog.Float64("duration_ms", float64(now.Sub(start).Microseconds())/1000),
 		slog.String("transport", transport(ctx)),
 		slog.Int64("upstream_attempts", stats.Attempts()),
 	)
 	if caller, workspace := stats.Identity(); caller != "" || workspace != "" {
-		attrs = append(attrs, slog.String("caller", caller), slog.String("workspace", workspace))
+		r.AddAttrs(slog.String("caller", caller), slog.String("workspace", workspace))
 	}
 	if err != nil {
 		// Status messages are written by the service package for callers, so
 		// they hold nothing the caller may not see.
-		attrs = append(attrs, slog.String("grpc.message", st.Message()))
+		r.AddAttrs(slog.String("grpc.message", st.Message()))
 	}
-	log.LogAttrs(ctx, level, "gRPC call", attrs...)
+	// As with the Logger's own methods, a failed write is not the call's
+	// failure.
+	_ = log.Handler().Handle(ctx, r)
 }
 
 // callLevel keeps health probes and reflection out of the default log, and

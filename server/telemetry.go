@@ -10,7 +10,6 @@ import (
 	grpcfilters "go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	httpfilters "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp/filters"
-	"go.opentelemetry.io/otel"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
@@ -18,8 +17,9 @@ import (
 	"google.golang.org/grpc"
 )
 
-// WithOpenTelemetry traces and measures every call with the global tracer
-// and meter providers (see package telemetry), through the seams above:
+// WithOpenTelemetry traces every call with tp (telemetry.Telemetry's
+// TracerProvider: a no-op one when tracing is off) and measures it with the
+// global meter provider (see package telemetry), through the seams above:
 //
 //   - an otelgrpc stats handler on the gRPC server (a span per call, named
 //     by its full method, and the rpc.server.* metrics);
@@ -34,10 +34,11 @@ import (
 // Health checks, reflection, /healthz and /metrics are not traced: probes
 // would drown the calls. Register it before other HTTP middleware so that
 // its span covers them.
-func WithOpenTelemetry() Option {
+func WithOpenTelemetry(tp trace.TracerProvider) Option {
 	untraced := grpcfilters.Not(grpcfilters.Any(grpcfilters.ServicePrefix("grpc.health."), grpcfilters.ServicePrefix("grpc.reflection.")))
 	return func(o *options) {
-		WithGRPCServerOption(grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithFilter(untraced))))(o)
+		WithGRPCServerOption(grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithFilter(untraced),
+			otelgrpc.WithTracerProvider(tp))))(o)
 		// The in-memory hop only carries the context across: a client span
 		// there would repeat the gRPC server span (same process, same
 		// duration) and its rpc.client.* metrics would repeat
@@ -52,10 +53,8 @@ func WithOpenTelemetry() Option {
 			otelhttp.WithFilter(httpfilters.None(httpfilters.Path("/healthz"), httpfilters.Path("/metrics"))),
 			otelhttp.WithSpanNameFormatter(spanName),
 			// Without a provider otelhttp looks its tracer up on every
-			// request (a lock and a map lookup in the provider). The global
-			// one delegates to whatever telemetry.Setup installs, before or
-			// after this runs.
-			otelhttp.WithTracerProvider(otel.GetTracerProvider()),
+			// request (a lock and a map lookup in the provider).
+			otelhttp.WithTracerProvider(tp),
 		), routeAttribute)(o)
 	}
 }

@@ -21,6 +21,8 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 // DefaultShutdownTimeout bounds Shutdown's flush when its context has no
@@ -209,6 +211,19 @@ func newResource(ctx context.Context, o options) (*resource.Resource, error) {
 // MetricsHandler serves the Prometheus text format of every metric recorded
 // through the global meter provider, plus Go runtime and process metrics.
 func (t *Telemetry) MetricsHandler() http.Handler { return t.metrics }
+
+// TracerProvider is where the servers' spans go: the SDK's provider when
+// tracing is on, else a no-op provider. Handing the no-op one to the
+// instrumentation, rather than the global provider, makes an untraced call
+// cheap: the global provider's placeholder tracer allocates a span per call
+// even when nothing will ever record it. The no-op tracer still carries a
+// caller's trace context through (an incoming traceparent reaches Intercom).
+func (t *Telemetry) TracerProvider() trace.TracerProvider {
+	if t.tp == nil {
+		return tracenoop.NewTracerProvider()
+	}
+	return t.tp
+}
 
 // TracingEnabled reports whether a tracer provider is installed, i.e.
 // whether spans are recorded at all.

@@ -137,7 +137,7 @@ func startStack(t testing.TB, c stackConfig) *stack {
 		Tickets:     service.NewTicketService(backends, svcLog),
 		TicketTypes: service.NewTicketTypeService(backends, svcLog),
 		Tags:        service.NewTagService(backends, svcLog),
-	}, server.WithLogger(log), server.WithOpenTelemetry(), server.WithHTTPHandler("GET /metrics", tel.MetricsHandler()))
+	}, server.WithLogger(log), server.WithOpenTelemetry(tel.TracerProvider()), server.WithHTTPHandler("GET /metrics", tel.MetricsHandler()))
 	if err != nil {
 		t.Fatal(err)
 	}
