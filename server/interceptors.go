@@ -53,24 +53,44 @@ func logPanic(ctx context.Context, log *slog.Logger, method string, p any) {
 // metadata carries the caller's Authorization header, and requests carry
 // customer data.
 
-func unaryLogging(log *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		start := time.Now()
-		ctx, stats := telemetry.WithCallStats(ctx)
-		resp, err := handler(ctx, req)
-		logCall(ctx, log, info.FullMethod, start, stats, err)
-		return resp, err
-	}
+// observer is the outermost of the gateway's interceptors but the drain: it
+// writes the access-log line and, with WithOpenTelemetry, records the RPC
+// metrics and takes the caller's trace context when no stats handler has.
+type observer struct {
+	log     *slog.Logger
+	metrics *rpcMetrics // nil without WithOpenTelemetry
 }
 
-func streamLogging(log *slog.Logger) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		start := time.Now()
-		ctx, stats := telemetry.WithCallStats(ss.Context())
-		err := handler(srv, &contextStream{ss, ctx})
-		logCall(ctx, log, info.FullMethod, start, stats, err)
-		return err
+func (ob observer) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	ctx, stats := ob.begin(ctx)
+	resp, err := handler(ctx, req)
+	ob.end(ctx, info.FullMethod, start, stats, err)
+	return resp, err
+}
+
+func (ob observer) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	start := time.Now()
+	ctx, stats := ob.begin(ss.Context())
+	err := handler(srv, &contextStream{ss, ctx})
+	ob.end(ctx, info.FullMethod, start, stats, err)
+	return err
+}
+
+func (ob observer) begin(ctx context.Context) (context.Context, *telemetry.CallStats) {
+	if ob.metrics != nil {
+		ctx = extractTrace(ctx)
 	}
+	return telemetry.WithCallStats(ctx)
+}
+
+func (ob observer) end(ctx context.Context, method string, start time.Time, stats *telemetry.CallStats, err error) {
+	now := time.Now()
+	st := status.Convert(err)
+	if ob.metrics != nil {
+		ob.metrics.record(ctx, method, st.Code(), now.Sub(start).Seconds())
+	}
+	logCall(ctx, ob.log, method, now.Sub(start), stats, st)
 }
 
 // contextStream is a ServerStream with a derived context.
@@ -85,8 +105,7 @@ func (s *contextStream) Context() context.Context { return s.ctx }
 // (they reach the gRPC server through the in-memory connection). Logged
 // with the call's context, so it carries trace_id and span_id when the
 // logger's handler is telemetry.NewLogHandler.
-func logCall(ctx context.Context, log *slog.Logger, method string, start time.Time, stats *telemetry.CallStats, err error) {
-	st := status.Convert(err)
+func logCall(ctx context.Context, log *slog.Logger, method string, took time.Duration, stats *telemetry.CallStats, st *status.Status) {
 	level := callLevel(method, st.Code())
 	if !log.Enabled(ctx, level) {
 		return
@@ -95,19 +114,18 @@ func logCall(ctx context.Context, log *slog.Logger, method string, start time.Ti
 	// Logger would capture the caller's program counter for every line
 	// (runtime.Callers, a stack walk on each call), which only a handler
 	// with AddSource reads, and the access log has no use for.
-	now := time.Now()
-	r := slog.NewRecord(now, level, "gRPC call", 0)
+	r := slog.NewRecord(time.Now(), level, "gRPC call", 0)
 	r.AddAttrs(
 		slog.String("grpc.method", method),
 		slog.String("grpc.code", st.Code().String()),
-		slog.Float64("duration_ms", float64(now.Sub(start).Microseconds())/1000),
+		slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 		slog.String("transport", transport(ctx)),
 		slog.Int64("upstream_attempts", stats.Attempts()),
 	)
 	if caller, workspace := stats.Identity(); caller != "" || workspace != "" {
 		r.AddAttrs(slog.String("caller", caller), slog.String("workspace", workspace))
 	}
-	if err != nil {
+	if st.Code() != codes.OK {
 		// Status messages are written by the service package for callers, so
 		// they hold nothing the caller may not see.
 		r.AddAttrs(slog.String("grpc.message", st.Message()))

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -135,6 +136,9 @@ type options struct {
 	dialOpts   []grpc.DialOption
 	middleware []func(http.Handler) http.Handler
 	degraded   []degradation
+	// rpcMetrics: WithOpenTelemetry asks for the RPC metrics (and trace
+	// context extraction) in the access-log interceptor.
+	rpcMetrics bool
 }
 
 type degradation struct {
@@ -265,8 +269,14 @@ func New(cfg Config, svcs Services, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 
-	unary := []grpc.UnaryServerInterceptor{s.drain.unary, unaryRecovery(o.logger), unaryLogging(o.logger)}
-	stream := []grpc.StreamServerInterceptor{s.drain.stream, streamRecovery(o.logger), streamLogging(o.logger)}
+	ob := observer{log: o.logger}
+	if o.rpcMetrics {
+		if ob.metrics, err = newRPCMetrics(otel.GetMeterProvider()); err != nil {
+			return nil, fmt.Errorf("server: RPC metrics: %w", err)
+		}
+	}
+	unary := []grpc.UnaryServerInterceptor{s.drain.unary, unaryRecovery(o.logger), ob.unary}
+	stream := []grpc.StreamServerInterceptor{s.drain.stream, streamRecovery(o.logger), ob.stream}
 	if o.auth != nil {
 		unary = append(unary, s.unaryAuth(o.auth, cfg.Reflection))
 		stream = append(stream, s.streamAuth(o.auth, cfg.Reflection))

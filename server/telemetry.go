@@ -17,16 +17,20 @@ import (
 	"google.golang.org/grpc"
 )
 
-// WithOpenTelemetry traces every call with tp (telemetry.Telemetry's
-// TracerProvider: a no-op one when tracing is off) and measures it with the
-// global meter provider (see package telemetry), through the seams above:
+// WithOpenTelemetry measures every call with the global meter provider and,
+// when tp is not nil (telemetry.Telemetry's TracerProvider: nil when tracing
+// is off), traces it with tp, through the seams above:
 //
-//   - an otelgrpc stats handler on the gRPC server (a span per call, named
-//     by its full method, and the rpc.server.* metrics);
+//   - the RPC metrics (rpc.server.call.duration, see rpcMetrics) from the
+//     access-log interceptor, traced or not;
+//   - when tracing, an otelgrpc stats handler on the gRPC server: a span
+//     per call, named by its full method. Untraced, there is no stats
+//     handler at all (see rpcMetrics for its cost), and the interceptor
+//     takes the caller's traceparent and baggage itself;
 //   - an otelgrpc stats handler on the REST mux's in-memory connection,
 //     which carries the REST span's traceparent and baggage to the gRPC
-//     server span (grpc-gateway itself forwards no trace headers) without
-//     a span or metrics of its own for the in-process hop;
+//     server (grpc-gateway itself forwards no trace headers) without a span
+//     or metrics of its own for the in-process hop;
 //   - otelhttp around the HTTP listener, with spans named by route pattern
 //     ("GET /v1/tickets/{ticket_id}"), never by the raw path, whose ids would
 //     make span names and the http.route label unbounded.
@@ -37,8 +41,15 @@ import (
 func WithOpenTelemetry(tp trace.TracerProvider) Option {
 	untraced := grpcfilters.Not(grpcfilters.Any(grpcfilters.ServicePrefix("grpc.health."), grpcfilters.ServicePrefix("grpc.reflection.")))
 	return func(o *options) {
-		WithGRPCServerOption(grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithFilter(untraced),
-			otelgrpc.WithTracerProvider(tp))))(o)
+		o.rpcMetrics = true
+		if tp != nil {
+			// Its metrics are off: rpcMetrics records the same instrument
+			// for traced and untraced calls alike.
+			WithGRPCServerOption(grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithFilter(untraced),
+				otelgrpc.WithTracerProvider(tp), otelgrpc.WithMeterProvider(metricnoop.NewMeterProvider()))))(o)
+		} else {
+			tp = tracenoop.NewTracerProvider()
+		}
 		// The in-memory hop only carries the context across: a client span
 		// there would repeat the gRPC server span (same process, same
 		// duration) and its rpc.client.* metrics would repeat

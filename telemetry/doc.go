@@ -94,10 +94,13 @@
 // again). Config reloads of kind token carry the token's workspace, those
 // of kind tls_certificate an empty one.
 //
-// RPC rate, latency and codes come from otelgrpc (rpc.server.call.duration
-// [rpc_server_call_duration_seconds], by rpc.method and
-// rpc.response.status_code) and REST from otelhttp
-// (http.server.request.duration, by http.route).
+// RPC rate, latency and codes: rpc.server.call.duration
+// [rpc_server_call_duration_seconds], by rpc.method, rpc.response.status_code
+// and, for the codes that are the server's errors, error.type (semconv
+// v1.43.0, otelgrpc's instrument and buckets), recorded by the gateway's
+// access-log interceptor for traced and untraced calls alike (otelgrpc's
+// stats handler, installed only when tracing is on, records none); REST
+// from otelhttp (http.server.request.duration, by http.route).
 //
 // Spans (internal kind, children of the call's span):
 //

@@ -22,7 +22,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 // DefaultShutdownTimeout bounds Shutdown's flush when its context has no
@@ -213,14 +212,12 @@ func newResource(ctx context.Context, o options) (*resource.Resource, error) {
 func (t *Telemetry) MetricsHandler() http.Handler { return t.metrics }
 
 // TracerProvider is where the servers' spans go: the SDK's provider when
-// tracing is on, else a no-op provider. Handing the no-op one to the
-// instrumentation, rather than the global provider, makes an untraced call
-// cheap: the global provider's placeholder tracer allocates a span per call
-// even when nothing will ever record it. The no-op tracer still carries a
-// caller's trace context through (an incoming traceparent reaches Intercom).
+// tracing is on, nil when it is off. The servers then make no spans at all
+// (not even no-op ones); a caller's trace context still passes through to
+// the logs and to Intercom.
 func (t *Telemetry) TracerProvider() trace.TracerProvider {
 	if t.tp == nil {
-		return tracenoop.NewTracerProvider()
+		return nil
 	}
 	return t.tp
 }

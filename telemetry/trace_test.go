@@ -10,7 +10,9 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
 	"github.com/intercom-gateway/intercom-gateway/telemetry"
@@ -332,4 +334,70 @@ func attrInt(s tracetest.SpanStub, key string) int64 {
 		return -1
 	}
 	return v.AsInt64()
+}
+
+// With tracing off (the default), the gateway makes no spans, but a
+// caller's trace still passes through: the traceparent a gRPC or REST caller
+// sent reaches Intercom unchanged, the access log carries its trace id, and
+// every call is in the RPC metrics, with error.type on a server error.
+func TestUntracedCallsPassTheCallersTraceThrough(t *testing.T) {
+	s := startStack(t, stackConfig{noRecorder: true})
+	if s.tel.TracingEnabled() || s.tel.TracerProvider() != nil {
+		t.Fatal("tracing is on; this test is about the gateway with tracing off")
+	}
+	const restTraceID = "1bf7651916cd43dd8448eb211c80319c"
+	restParent := "00-" + restTraceID + "-" + callerSpanID + "-01"
+
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "traceparent", callerParent)
+	if _, err := gatewayv1.NewTicketServiceClient(s.conn).GetTicket(ctx, &gatewayv1.GetTicketRequest{TicketId: sandbox.SeedTicketLogin}); err != nil {
+		t.Fatalf("gRPC GetTicket: %v", err)
+	}
+	if code, body := s.get(t, "/v1/tickets/"+sandbox.SeedTicketLogin, http.Header{"Traceparent": {restParent}}); code != http.StatusOK {
+		t.Fatalf("REST GetTicket: HTTP %d %s", code, body)
+	}
+	s.sb.SetFault("getTicket", sandbox.Fault{ErrorRate: 1, ErrorStatus: http.StatusServiceUnavailable})
+	if _, err := gatewayv1.NewTicketServiceClient(s.conn).GetTicket(context.Background(), &gatewayv1.GetTicketRequest{TicketId: sandbox.SeedTicketLogin}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("GetTicket with Intercom down: %v, want UNAVAILABLE", err)
+	}
+	s.stop()
+
+	reqs := s.sb.Requests()
+	if len(reqs) < 3 {
+		t.Fatalf("the sandbox recorded %d requests, want at least 3", len(reqs))
+	}
+	for i, want := range []string{callerParent, restParent} {
+		if got := reqs[i].Header.Get("Traceparent"); got != want {
+			t.Errorf("Intercom request %d: traceparent %q, want the caller's %q", i+1, got, want)
+		}
+	}
+	lines := accessLines(t, s.logs)
+	if len(lines) != 3 {
+		t.Fatalf("%d access-log lines, want 3:\n%s", len(lines), s.logs)
+	}
+	for i, want := range []string{callerTraceID, restTraceID} {
+		if lines[i]["trace_id"] != want {
+			t.Errorf("access-log line %d: trace_id %v, want the caller's %s", i+1, lines[i]["trace_id"], want)
+		}
+	}
+	if _, ok := lines[2]["trace_id"]; ok {
+		t.Errorf("a call without a traceparent logged trace_id %v", lines[2]["trace_id"])
+	}
+
+	m := parseMetrics(t, s.scrape(t))
+	const getTicket = "intercom.gateway.v1.TicketService/GetTicket"
+	ok := map[string]string{"rpc_method": getTicket, "rpc_response_status_code": "OK", "rpc_system_name": "grpc"}
+	if got := m.value(t, "rpc_server_call_duration_seconds_count", ok); got != 2 {
+		t.Errorf("GetTicket OK calls = %v, want 2 (gRPC and REST)", got)
+	}
+	unavailable := map[string]string{"rpc_method": getTicket, "rpc_response_status_code": "UNAVAILABLE", "error_type": "UNAVAILABLE"}
+	if got := m.value(t, "rpc_server_call_duration_seconds_count", unavailable); got != 1 {
+		t.Errorf("GetTicket UNAVAILABLE calls = %v, want 1", got)
+	}
+	for _, sr := range m {
+		if sr.name == "rpc_server_call_duration_seconds_count" && sr.labels["rpc_response_status_code"] == "OK" {
+			if _, has := sr.labels["error_type"]; has {
+				t.Errorf("an OK series has error_type: %v", sr.labels)
+			}
+		}
+	}
 }
