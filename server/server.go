@@ -275,8 +275,8 @@ func New(cfg Config, svcs Services, opts ...Option) (*Server, error) {
 			return nil, fmt.Errorf("server: RPC metrics: %w", err)
 		}
 	}
-	unary := []grpc.UnaryServerInterceptor{s.drain.unary, unaryRecovery(o.logger), ob.unary}
-	stream := []grpc.StreamServerInterceptor{s.drain.stream, streamRecovery(o.logger), ob.stream}
+	unary := []grpc.UnaryServerInterceptor{s.drain.unary, ob.unary}
+	stream := []grpc.StreamServerInterceptor{s.drain.stream, ob.stream}
 	if o.auth != nil {
 		unary = append(unary, s.unaryAuth(o.auth, cfg.Reflection))
 		stream = append(stream, s.streamAuth(o.auth, cfg.Reflection))

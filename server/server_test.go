@@ -250,6 +250,15 @@ func TestPanicIsRecoveredOnBothTransports(t *testing.T) {
 	if n := len(g.logs.records(t, "panic in gRPC handler")); n != 2 {
 		t.Errorf("logged %d panics, want 2:\n%s", n, g.logs)
 	}
+	// Each panicking call still has its access-log line, as the INTERNAL
+	// its caller saw.
+	var logged []any
+	for _, rec := range g.logs.records(t, "gRPC call") {
+		logged = append(logged, rec["grpc.code"])
+	}
+	if diff := cmp.Diff([]any{"Internal", "Internal"}, logged); diff != "" {
+		t.Errorf("access-log codes (-want +got):\n%s", diff)
+	}
 }
 
 func TestAuthorizationIsForwardedButNeverLogged(t *testing.T) {
