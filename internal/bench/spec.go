@@ -194,6 +194,18 @@ func procs(baseline bool) []Proc {
 				"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://{otlpsink.http}/v1/traces"),
 			Ready: "http://{gateway-otel.http}/healthz",
 			Pprof: "http://{gateway-otel.admin}/debug/pprof"},
+		// The same, sampling as the README recommends for production: a
+		// tenth of the traces that start at the gateway (the load sends no
+		// traceparent), every span of those exported.
+		{Name: "gateway-otel-sampled", Bin: binGateway, Ports: []string{"grpc", "http", "admin"},
+			Env: append(gatewayEnv("gateway-otel-sampled"),
+				"OTEL_TRACES_EXPORTER=otlp",
+				"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+				"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://{otlpsink.http}/v1/traces",
+				"OTEL_TRACES_SAMPLER=parentbased_traceidratio",
+				"OTEL_TRACES_SAMPLER_ARG=0.1"),
+			Ready: "http://{gateway-otel-sampled.http}/healthz",
+			Pprof: "http://{gateway-otel-sampled.admin}/debug/pprof"},
 		// The limiter's own cost: the same gateway with its limiter on, in
 		// memory and shared through a real redis-server.
 		{Name: "redis", Bin: binSelf, Ports: []string{"tcp"}, Remote: true,
@@ -274,6 +286,8 @@ func rows(baseline bool) []Row {
 			Server: "gateway", Call: getTicketREST("{gateway.http}"), Versus: []string{"proxy-bare"}},
 		{Name: "gateway-grpc-otel", What: "GetTicket over gRPC, every span exported over OTLP to a local sink (on the load core)",
 			Server: "gateway-otel", Call: getTicketGRPC("{gateway-otel.grpc}"), Versus: []string{"gateway-grpc"}},
+		{Name: "gateway-grpc-otel-sampled", What: "GetTicket over gRPC, a tenth of the calls traced (parentbased_traceidratio 0.1), their spans exported to the sink",
+			Server: "gateway-otel-sampled", Call: getTicketGRPC("{gateway-otel-sampled.grpc}"), Versus: []string{"gateway-grpc", "gateway-grpc-otel"}},
 		{Name: "gateway-rest-otel", What: "GET /v1/tickets/4001 (REST), every span exported over OTLP to a local sink (on the load core)",
 			Server: "gateway-otel", Call: getTicketREST("{gateway-otel.http}"), Versus: []string{"gateway-rest"}},
 	}...)
