@@ -262,10 +262,10 @@ func rows(baseline bool) []Row {
 		// answering the same method with the same message (the gateway's
 		// own answer), over the same plaintext loopback listener. The
 		// gateway's call also runs what every call runs there: the access
-		// log line, caller authentication (insecure-no-auth: the default
-		// identity), otelgrpc's stats handler (metrics; tracing off), the
-		// drain, recovery and error-mapping interceptors, and the
-		// x-gateway-cache header.
+		// log line and the RPC metric, caller authentication
+		// (insecure-no-auth: the default identity), the drain, recovery
+		// and error-mapping interceptors, and the x-gateway-cache header
+		// (tracing is off, as by default: no stats handler).
 		{Name: "grpc-fixed-type", What: "GetTicketType from a gRPC server with a fixed answer",
 			Server: "fixed", Call: getTicketTypeGRPC("{fixed.grpc}")},
 		{Name: "gateway-grpc-type-cached", What: "GetTicketType over gRPC, answered from the schema cache",
