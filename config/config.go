@@ -44,6 +44,8 @@ type Config struct {
 	RateLimit RateLimit `yaml:"rate_limit"`
 	// SchemaCache keeps ticket-type schemas in memory, per workspace.
 	SchemaCache SchemaCache `yaml:"schema_cache"`
+	// RequestID bounds the request_id results kept in memory.
+	RequestID RequestID `yaml:"request_id"`
 }
 
 // Listen is where the gateway serves and how it stops.
@@ -273,6 +275,7 @@ func Defaults() Config {
 			MaxTypes:   10_000,
 			MaxTickets: 100_000,
 		},
+		RequestID: RequestID{MaxRecords: 100_000},
 	}
 }
 

@@ -153,6 +153,11 @@ func TestLoad(t *testing.T) {
 				c.SchemaCache = config.SchemaCache{TTL: 10 * time.Minute, Refresh: 2 * time.Minute, MaxStale: 0,
 					MinReload: 250 * time.Millisecond, MaxTypes: 50, MaxTickets: 1000}
 			})},
+		{"request_id bound from file", baseEnv,
+			[]string{"--config", writeFile(t, "rid.yaml", "request_id:\n  max_records: 500\n")},
+			with(func(c *config.Config) { c.RequestID.MaxRecords = 500 })},
+		{"request_id bound from env", plus(map[string]string{"GATEWAY_REQUEST_ID_MAX_RECORDS": "2000"}), nil,
+			with(func(c *config.Config) { c.RequestID.MaxRecords = 2000 })},
 		{"sandbox on needs no token and no callers", nil, []string{"--sandbox", "ON", "--sandbox-addr", "127.0.0.1:23001"},
 			with(func(c *config.Config) {
 				c.Auth.InsecureNoAuth = false
@@ -345,6 +350,8 @@ func TestLoadErrors(t *testing.T) {
 			"config: schema_cache.max_types (GATEWAY_SCHEMA_MAX_TYPES) must be positive, got 0"},
 		{"schema max tickets negative", token, []string{"--config", file("s2.yaml", "schema_cache:\n  max_tickets: -3\n")},
 			"config: schema_cache.max_tickets (GATEWAY_SCHEMA_MAX_TICKETS) must be positive, got -3"},
+		{"request_id max records zero", token, []string{"--request-id-max-records", "0"},
+			"config: request_id.max_records (GATEWAY_REQUEST_ID_MAX_RECORDS) must be positive, got 0"},
 		{"schema TTL not a duration", withToken(map[string]string{"GATEWAY_SCHEMA_TTL": "soon"}), nil,
 			`config: GATEWAY_SCHEMA_TTL: not a duration (want e.g. 20s or 1m30s): "soon"`},
 	} {

@@ -121,6 +121,7 @@ func (c *Config) validate(getenv func(string) string, tokens bool) error {
 		},
 		c.validateWorkspaces,
 		c.SchemaCache.validate,
+		c.RequestID.validate,
 		func() error {
 			if !tokens || c.UseSandbox() {
 				return nil

@@ -34,6 +34,9 @@ var (
 	soakDuration = flag.Duration("soak.duration", 0, "run TestSoak for this long (make soak: 10m)")
 	soakRate     = flag.Int("soak.rate", 40, "calls per second, half over gRPC and half over REST")
 	soakOut      = flag.String("soak.out", "soak-results", "directory for soak.json and soak.html")
+	soakEnv      = flag.String("soak.env", "", "extra environment for the gateway process, comma-separated (e.g. GODEBUG=gctrace=1)")
+	soakRecords  = flag.Int("soak.request-id-records", 100, "the gateway's request_id.max_records (see TestSoak)")
+	soakProfiles = flag.Duration("soak.profiles", 0, "save the gateway's heap and goroutine profiles this often into -soak.out (0: never)")
 )
 
 // soakSample is one point of the series. Memory and goroutines are the
@@ -45,12 +48,25 @@ type soakSample struct {
 	RSSAnonKiB   int64   `json:"rss_anon_kib"`
 	RSSFileKiB   int64   `json:"rss_file_kib"`
 	HeapInuseKiB int64   `json:"heap_inuse_kib"`
-	Goroutines   int     `json:"goroutines"`
-	Calls        int64   `json:"calls"`
-	Unexpected   int64   `json:"unexpected_errors"`
-	FaultErrors  int64   `json:"fault_errors"`
-	Upstream429  int64   `json:"upstream_429s"`
-	Upstream     int64   `json:"upstream_requests"`
+	// The runtime's own accounting (runtime.MemStats, from the heap
+	// profile): live heap, heap kept but free, heap given back to the OS,
+	// goroutine stacks and runtime metadata.
+	HeapAllocKiB    int64 `json:"heap_alloc_kib"`
+	HeapIdleKiB     int64 `json:"heap_idle_kib"`
+	HeapReleasedKiB int64 `json:"heap_released_kib"`
+	StackInuseKiB   int64 `json:"stack_inuse_kib"`
+	MetaKiB         int64 `json:"runtime_meta_kib"` // MSpanSys + MCacheSys + BuckHashSys + GCSys + OtherSys
+	NextGCKiB       int64 `json:"next_gc_kib"`
+	NumGC           int64 `json:"num_gc"`
+	// RequestIDRecords is what the bounded request_id memory holds
+	// (gateway_request_id_records).
+	RequestIDRecords int64 `json:"request_id_records"`
+	Goroutines       int   `json:"goroutines"`
+	Calls            int64 `json:"calls"`
+	Unexpected       int64 `json:"unexpected_errors"`
+	FaultErrors      int64 `json:"fault_errors"`
+	Upstream429      int64 `json:"upstream_429s"`
+	Upstream         int64 `json:"upstream_requests"`
 }
 
 // rss reads VmRSS of process pid and its two parts: RssAnon, the memory
@@ -84,10 +100,10 @@ func rss(pid int) (total, anon, file int64) {
 	return
 }
 
-// gatewayProfile reads the gateway's goroutine count and HeapInuse from its
-// admin listener (/debug/pprof/, admin_addr).
-func gatewayProfile(adminAddr string) (goroutines int, heapInuseKiB int64) {
-	goroutines, heapInuseKiB = -1, -1
+// gatewayProfile reads the gateway's goroutine count and runtime.MemStats
+// from its admin listener (/debug/pprof/, admin_addr).
+func gatewayProfile(adminAddr string) (goroutines int, ms map[string]int64) {
+	goroutines, ms = -1, map[string]int64{}
 	get := func(path string) string {
 		resp, err := http.Get("http://" + adminAddr + path)
 		if err != nil {
@@ -104,14 +120,71 @@ func gatewayProfile(adminAddr string) (goroutines int, heapInuseKiB int64) {
 			goroutines, _ = strconv.Atoi(line[i+1:])
 		}
 	}
-	// The heap profile ends with runtime.MemStats as "# HeapInuse = N".
+	// The heap profile ends with runtime.MemStats as "# Name = N".
 	for _, line := range strings.Split(get("/debug/pprof/heap?debug=1"), "\n") {
-		if rest, ok := strings.CutPrefix(line, "# HeapInuse = "); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
-			heapInuseKiB = n / 1024
+		name, v, ok := strings.Cut(strings.TrimPrefix(line, "# "), " = ")
+		if !ok || !strings.HasPrefix(line, "# ") {
+			continue
+		}
+		// "# Stack = inuse / sys" (also MSpan, MCache); the rest one number.
+		inuse, sys, pair := strings.Cut(v, " / ")
+		if n, err := strconv.ParseInt(strings.TrimSpace(inuse), 10, 64); err == nil {
+			ms[name] = n
+		}
+		if pair {
+			if n, err := strconv.ParseInt(strings.TrimSpace(sys), 10, 64); err == nil {
+				ms[name+"Sys"] = n
+			}
 		}
 	}
-	return goroutines, heapInuseKiB
+	return goroutines, ms
+}
+
+// memKiB is MemStats field name in KiB, -1 when absent.
+func memKiB(ms map[string]int64, names ...string) int64 {
+	var sum int64
+	for _, n := range names {
+		v, ok := ms[n]
+		if !ok {
+			return -1
+		}
+		sum += v
+	}
+	return sum / 1024
+}
+
+// saveProfiles writes the gateway's heap profile (for go tool pprof
+// -diff_base) and goroutine dump into dir, named by the soak's minute.
+func saveProfiles(t *testing.T, adminAddr, dir string, at time.Duration) {
+	for name, path := range map[string]string{"heap": "/debug/pprof/heap?gc=1", "goroutine": "/debug/pprof/goroutine?debug=1"} {
+		resp, err := http.Get("http://" + adminAddr + path)
+		if err != nil {
+			t.Logf("profile %s: %v", name, err)
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%03dm.pprof", name, int(at.Minutes()))), b, 0o644)
+	}
+}
+
+// gatewayGauge reads one unlabelled series from the gateway's /metrics, -1
+// when absent.
+func gatewayGauge(httpAddr, name string) int64 {
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				return int64(f)
+			}
+		}
+	}
+	return -1
 }
 
 // soakProc is a child process of the soak, killed when the test ends.
@@ -120,11 +193,19 @@ type soakProc struct {
 	logs *syncBuffer
 }
 
-func startSoakProc(t *testing.T, bin string, args, env []string) *soakProc {
+func startSoakProc(t *testing.T, bin string, args, env []string, logFile string) *soakProc {
 	t.Helper()
 	p := &soakProc{cmd: exec.Command(bin, args...), logs: &syncBuffer{}}
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if logFile != "" {
+		f, err := os.Create(logFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		p.cmd.Stdout, p.cmd.Stderr = io.MultiWriter(p.logs, f), io.MultiWriter(p.logs, f)
+	}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -203,14 +284,17 @@ func TestSoak(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "gateway")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/gateway").CombinedOutput(); err != nil {
+	// Built as deploy/Dockerfile builds it.
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "../cmd/gateway")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	rdb := redistest.Start(t)
 	env := []string{"PATH=" + os.Getenv("PATH")}
 
 	sbAddr := soakFreeAddr(t)
-	sbProc := startSoakProc(t, bin, []string{"sandbox", "--addr", sbAddr, "--rate-limit", "1000"}, env)
+	sbProc := startSoakProc(t, bin, []string{"sandbox", "--addr", sbAddr, "--rate-limit", "1000"}, env, "")
 	soakWait(t, "the sandbox", "http://"+sbAddr+"/__sandbox/stats", sbProc)
 
 	grpcAddr, httpAddr, adminAddr := soakFreeAddr(t), soakFreeAddr(t), soakFreeAddr(t)
@@ -234,12 +318,25 @@ redis:
   addr: %q
 rate_limit:
   max_wait: 5s
-`, grpcAddr, httpAddr, adminAddr, sbAddr, rdb.Addr())
+request_id:
+  max_records: %d
+`, grpcAddr, httpAddr, adminAddr, sbAddr, rdb.Addr(), *soakRecords)
 	cfgFile := filepath.Join(dir, "gateway.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	gwProc := startSoakProc(t, bin, []string{"--config", cfgFile}, append(env, "SOAK_SANDBOX_TOKEN=soak-token"))
+	outDir := *soakOut
+	if !filepath.IsAbs(outDir) {
+		outDir = filepath.Join("..", outDir) // the test runs in server/
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gwEnv := append(env, "SOAK_SANDBOX_TOKEN=soak-token")
+	if *soakEnv != "" {
+		gwEnv = append(gwEnv, strings.Split(*soakEnv, ",")...)
+	}
+	gwProc := startSoakProc(t, bin, []string{"--config", cfgFile}, gwEnv, filepath.Join(outDir, "gateway.log"))
 	soakWait(t, "the gateway", "http://"+httpAddr+"/healthz", gwProc)
 	pid := gwProc.cmd.Process.Pid
 
@@ -296,16 +393,27 @@ rate_limit:
 	start := time.Now()
 	var series []soakSample
 	sample := func() {
-		g, heap := gatewayProfile(adminAddr)
+		g, ms := gatewayProfile(adminAddr)
 		st := sandboxStats(sbAddr)
 		total, anon, file := rss(pid)
-		series = append(series, soakSample{Seconds: time.Since(start).Seconds(), RSSKiB: total, RSSAnonKiB: anon, RSSFileKiB: file, HeapInuseKiB: heap,
-			Goroutines: g, Calls: calls.Load(), Unexpected: unexpected.Load(), FaultErrors: faultErrs.Load(),
+		series = append(series, soakSample{Seconds: time.Since(start).Seconds(), RSSKiB: total, RSSAnonKiB: anon, RSSFileKiB: file,
+			HeapInuseKiB: memKiB(ms, "HeapInuse"), HeapAllocKiB: memKiB(ms, "HeapAlloc"), HeapIdleKiB: memKiB(ms, "HeapIdle"),
+			HeapReleasedKiB: memKiB(ms, "HeapReleased"), StackInuseKiB: memKiB(ms, "Stack"),
+			MetaKiB: memKiB(ms, "MSpanSys", "MCacheSys", "BuckHashSys", "GCSys", "OtherSys"), NextGCKiB: memKiB(ms, "NextGC"), NumGC: ms["NumGC"],
+			RequestIDRecords: gatewayGauge(httpAddr, "gateway_request_id_records"),
+			Goroutines:       g, Calls: calls.Load(), Unexpected: unexpected.Load(), FaultErrors: faultErrs.Load(),
 			Upstream429: st.RateLimited, Upstream: st.Requests})
 	}
 	sample()
 	every := time.NewTicker(5 * time.Second)
 	defer every.Stop()
+	profEvery := make(<-chan time.Time)
+	if *soakProfiles > 0 {
+		pt := time.NewTicker(*soakProfiles)
+		defer pt.Stop()
+		profEvery = pt.C
+		saveProfiles(t, adminAddr, outDir, 0)
+	}
 	var n int64
 loop:
 	for {
@@ -314,6 +422,8 @@ loop:
 			break loop
 		case <-every.C:
 			sample()
+		case <-profEvery:
+			saveProfiles(t, adminAddr, outDir, time.Since(start))
 		case <-tick.C:
 			select {
 			case jobs <- n:
@@ -347,6 +457,8 @@ loop:
 		anonLo, anonHi, anonBand, series[warm].RSSFileKiB, last.RSSFileKiB)
 	t.Logf("gateway goroutines: %d at start, %d after warm-up, %d at the end; HeapInuse %d KiB after warm-up, %d KiB at the end",
 		series[0].Goroutines, series[warm].Goroutines, last.Goroutines, series[warm].HeapInuseKiB, last.HeapInuseKiB)
+	t.Logf("request_id records in the gateway's memory: %d after warm-up, %d at the end (request_id.max_records %d)",
+		series[warm].RequestIDRecords, last.RequestIDRecords, *soakRecords)
 	if last.Unexpected != 0 {
 		t.Errorf("%d unexpected errors, want 0", last.Unexpected)
 	}

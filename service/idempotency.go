@@ -121,6 +121,12 @@ func WithStoreBounds(maxEntries, maxBytes int) MemoryStoreOption {
 	return func(s *MemoryIdempotencyStore) { s.maxEntries, s.maxBytes = maxEntries, maxBytes }
 }
 
+// WithStoreMaxEntries sets the most entries the store holds (default
+// 100,000), keeping the byte bound.
+func WithStoreMaxEntries(n int) MemoryStoreOption {
+	return func(s *MemoryIdempotencyStore) { s.maxEntries = n }
+}
+
 // NewMemoryIdempotencyStore returns a store that remembers records for ttl.
 func NewMemoryIdempotencyStore(ttl time.Duration, opts ...MemoryStoreOption) *MemoryIdempotencyStore {
 	s := &MemoryIdempotencyStore{ttl: ttl, now: time.Now, maxEntries: defaultMaxEntries, maxBytes: defaultMaxBytes,

@@ -77,6 +77,7 @@
 //	gateway.schemacache.invalidations     counter   {invalidation} workspace, outcome (the cause)   [gateway_schemacache_invalidations_total]
 //	gateway.create.in_doubt               counter   {create}       workspace, outcome               [gateway_create_in_doubt_total]
 //	gateway.config.reloads                counter   {reload}       kind, workspace, outcome         [gateway_config_reloads_total]
+//	gateway.request_id.records            gauge     {record}       (none)                           [gateway_request_id_records]
 //
 // Outcomes: for the limiter wait granted, refused or canceled (refusals
 // count refused with the reason as outcome: budget, paused, concurrency,

@@ -33,6 +33,7 @@ const (
 	MetricCacheInvalidated  = "gateway.schemacache.invalidations"
 	MetricCreateInDoubt     = "gateway.create.in_doubt"
 	MetricConfigReloads     = "gateway.config.reloads"
+	MetricRequestIDRecords  = "gateway.request_id.records"
 )
 
 // Kinds of gateway.config.reloads: what was re-read while running.

@@ -30,6 +30,9 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/intercom-gateway/intercom-gateway/config"
 	"github.com/intercom-gateway/intercom-gateway/ratelimit"
 	"github.com/intercom-gateway/intercom-gateway/schemacache"
@@ -61,6 +64,11 @@ func main() {
 // still running when the grace period ended; 0 is a clean stop, 1 any other
 // error.
 const exitCallsCut = 3
+
+// requestIDTTL is how long a create is remembered by its request_id:
+// retries come within minutes, and a day covers a caller that retries from
+// a queue after an outage.
+const requestIDTTL = 24 * time.Hour
 
 func realMain(ctx context.Context) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -220,6 +228,7 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	var ticketOpts []service.Option
+	var requestIDRecords func() int
 	var limiters interface {
 		For(workspace string, b ratelimit.Budget) *ratelimit.Limiter
 	}
@@ -230,9 +239,10 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		limiters = shared
 		// request_id results are shared too, so a retried create that
 		// lands on another replica finds the first one.
-		store := redisstore.New(rdb, 24*time.Hour,
+		store := redisstore.New(rdb, requestIDTTL, redisstore.WithMemoryMaxRecords(cfg.RequestID.MaxRecords),
 			redisstore.WithTimeout(max(rlCfg.RedisTimeout, 100*time.Millisecond)), redisstore.WithLogger(log.With("component", "request_id_store")))
 		ticketOpts = append(ticketOpts, service.WithIdempotencyStore(store))
+		requestIDRecords = store.MemoryRecords
 		// /healthz shows both fallbacks while Redis is away; readiness
 		// stays up, since the gateway still serves.
 		serverOpts = append(serverOpts, server.WithDegradation("rate_limit", shared.Degraded),
@@ -244,6 +254,19 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 	} else {
 		limiters = ratelimit.NewLocal(rlCfg)
 		log.Info("rate budgets are kept in this process (no redis.addr): right for a single replica only")
+		store := service.NewMemoryIdempotencyStore(requestIDTTL, service.WithStoreMaxEntries(cfg.RequestID.MaxRecords))
+		ticketOpts = append(ticketOpts, service.WithIdempotencyStore(store))
+		requestIDRecords = store.Len
+	}
+	// What the bounded request_id memory holds, so an operator (and make
+	// soak) can tell it filling towards request_id.max_records from a leak.
+	if _, err := otel.Meter("github.com/intercom-gateway/intercom-gateway/cmd/gateway").Int64ObservableGauge(telemetry.MetricRequestIDRecords,
+		metric.WithUnit("{record}"), metric.WithDescription("request_id results this replica holds in memory (bounded by request_id.max_records)."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(int64(requestIDRecords()))
+			return nil
+		})); err != nil {
+		return err
 	}
 	if cfg.RateLimit.Off {
 		log.Warn("the gateway's rate limiter is off (rate_limit.off): calls go to Intercom without regard to its budget")

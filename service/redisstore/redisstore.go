@@ -37,6 +37,7 @@ import (
 
 // Store is a service.IdempotencyStore in Redis.
 type Store struct {
+	memOpts  []service.MemoryStoreOption
 	rdb      redis.UniversalClient
 	prefix   string
 	ttl      time.Duration
@@ -62,6 +63,12 @@ func WithLockTTL(d time.Duration) Option { return func(s *Store) { s.lockTTL = d
 // WithLogger logs the switches to and from the in-memory fallback.
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
+// WithMemoryMaxRecords bounds this replica's in-memory copy (default
+// 100,000 records).
+func WithMemoryMaxRecords(n int) Option {
+	return func(s *Store) { s.memOpts = append(s.memOpts, service.WithStoreMaxEntries(n)) }
+}
+
 // WithPrefix sets the key prefix (default "igw:req:").
 func WithPrefix(p string) Option { return func(s *Store) { s.prefix = p } }
 
@@ -72,9 +79,12 @@ func New(rdb redis.UniversalClient, ttl time.Duration, opts ...Option) *Store {
 	for _, o := range opts {
 		o(s)
 	}
-	s.fallback = service.NewMemoryIdempotencyStore(ttl)
+	s.fallback = service.NewMemoryIdempotencyStore(ttl, s.memOpts...)
 	return s
 }
+
+// MemoryRecords is how many records this replica's in-memory copy holds.
+func (s *Store) MemoryRecords() int { return s.fallback.Len() }
 
 // Degraded reports whether the last Redis command failed, so that records
 // are kept in this process only.

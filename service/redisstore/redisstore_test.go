@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -165,5 +166,36 @@ func TestSameReplicaRetryOutlivesRedisLosingTheRecord(t *testing.T) {
 	})
 	if seen == nil || seen.Fingerprint != "f" {
 		t.Errorf("the retry's attempt got in-doubt %+v, want the outage's record", seen)
+	}
+}
+
+// TestMemoryCopyIsBounded: this replica's in-memory copy keeps at most
+// WithMemoryMaxRecords records (the oldest go first), while Redis keeps
+// them all.
+func TestMemoryCopyIsBounded(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	s := redisstore.New(rdb, time.Hour, redisstore.WithTimeout(2*time.Second), redisstore.WithMemoryMaxRecords(2))
+	ctx := context.Background()
+	for i, want := range []int{1, 2, 2, 2} {
+		id := fmt.Sprintf("t%d", i)
+		if _, err := s.Do(ctx, "ws/caller/"+id, func(context.Context, *service.InDoubt) (service.CreateRecord, error) {
+			return service.CreateRecord{TicketID: id, Fingerprint: "f"}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.MemoryRecords(); got != want {
+			t.Errorf("after %d creates the memory copy holds %d records, want %d", i+1, got, want)
+		}
+	}
+	// The first record left the memory copy but Redis still answers it.
+	rec, err := s.Do(ctx, "ws/caller/t0", func(context.Context, *service.InDoubt) (service.CreateRecord, error) {
+		t.Error("create ran again for a request_id Redis remembers")
+		return service.CreateRecord{}, nil
+	})
+	if err != nil || rec.TicketID != "t0" {
+		t.Errorf("retry of the first create: %+v, %v; want ticket t0", rec, err)
 	}
 }
