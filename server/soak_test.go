@@ -40,6 +40,15 @@ var (
 	soakProfiles = flag.Duration("soak.profiles", 0, "save the gateway's heap and goroutine profiles this often into -soak.out (0: never)")
 )
 
+// soakMaxGoalGrowth is how much the collector's heap goal may grow, in
+// percent, from the first to the last 2 minutes after warm-up. It is the
+// soak's leak detector, sharper than RSS: runs of 10 and 15 minutes with
+// every store at its bound moved it -0.4% to +2.1% (GOGC 400, 100 and 50),
+// while a 10-minute run with request_id.max_records at 100,000 (the
+// request_id copy growing by ~285 B per create, ~60 KB of live heap a
+// minute) moved it +8.5%, and RSS by +9.5%, inside the 10% target.
+const soakMaxGoalGrowth = 5
+
 // soakSample is one point of the series. Memory and goroutines are the
 // gateway process's own (the sandbox, Redis and the load generator run in
 // other processes).
@@ -288,8 +297,8 @@ func sandboxStats(addr string) sandbox.Stats {
 // heap grows to five times its live size between collections and the
 // scavenger hands part of it back after each one, so RssAnon swings by some
 // 15% within every few seconds while its level stays put. The collector's
-// heap goal (live heap and goroutine stacks, times 1 + GOGC/100) must stay
-// within 10% the same way: a leak of either moves it first.
+// heap goal (live heap and goroutine stacks, times 1 + GOGC/100) may grow
+// by at most soakMaxGoalGrowth the same way: a leak of either moves it first.
 func TestSoak(t *testing.T) {
 	if *soakDuration <= 0 {
 		t.Skip("soak runs only with -soak.duration (make soak)")
@@ -509,9 +518,9 @@ loop:
 	// The target applies to the memory the gateway allocates; the
 	// executable's pages grow as rarer code paths (faults, retries, in-doubt
 	// creates) run for the first time, up to the binary's size.
-	if goalChange > 10 || goalChange < -10 {
-		t.Errorf("the gateway's heap goal moved %d -> %d KiB (%+.1f%%) from the first to the last %d samples after warm-up, want within 10%%",
-			goalFirst, goalLast, goalChange, k)
+	if goalChange > soakMaxGoalGrowth {
+		t.Errorf("the gateway's heap goal grew %d -> %d KiB (%+.1f%%) from the first to the last %d samples after warm-up, want at most %d%%",
+			goalFirst, goalLast, goalChange, k, soakMaxGoalGrowth)
 	}
 	if anonChange > 10 || anonChange < -10 {
 		t.Errorf("gateway RssAnon level moved %d -> %d KiB (%+.1f%%) from the first to the last %d samples after warm-up, want within 10%%",
