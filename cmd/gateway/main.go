@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -30,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 
@@ -104,10 +106,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // the calls themselves, and shrinks the gRPC workers' stacks, which the next
 // call grows again: `make bench` (cached GetTicketType over gRPC, 50 callers)
 // measured 73 µs of CPU per call at 100 and 52 µs at 400. The price is heap
-// headroom: the heap may grow to five times its live size (tens of MiB here)
-// before a cycle, and GOMEMLIMIT (set from the container's limit in deploy/)
-// still makes the collector work harder before the process nears its limit.
+// headroom: the heap may grow to five times its live size before a cycle;
+// the memory limit (tuneMemoryLimit) makes the collector work harder before
+// the process nears its container's limit.
 const defaultGOGC = 400
+
+// memoryLimitRatio is the share of the container's memory limit given to
+// the Go runtime as its soft limit: the rest is for what the runtime does
+// not count (the executable's pages, which the container's limit does).
+const memoryLimitRatio = 0.9
+
+// tuneMemoryLimit sets the runtime's soft memory limit to memoryLimitRatio
+// of the limit from (the container's cgroup in production), unless
+// GOMEMLIMIT (or AUTOMEMLIMIT=off) is set, and returns the limit in effect
+// for the startup log ("none" without a limit).
+func tuneMemoryLimit(from memlimit.Provider) string {
+	limit, err := memlimit.Set(memlimit.WithProvider(from), memlimit.WithRatio(memoryLimitRatio),
+		memlimit.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil || limit <= 0 || limit == math.MaxInt64 {
+		return "none"
+	}
+	return strconv.FormatInt(limit, 10)
+}
 
 // tuneGC applies defaultGOGC unless GOGC is set (the runtime has already
 // read it then), and returns the GOGC in effect, for the startup log.
@@ -138,7 +158,7 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 	logOut := newLogWriter(stderr)
 	defer logOut.Close()
 	log := newLogger(cfg.Log, logOut)
-	log.Info("starting", "version", version, "config", cfg, "gogc", tuneGC(getenv))
+	log.Info("starting", "version", version, "config", cfg, "gogc", tuneGC(getenv), "memory_limit", tuneMemoryLimit(memlimit.FromCgroup))
 
 	// Telemetry first, so that everything built below reports through it.
 	tel, err := telemetry.Setup(ctx, telemetry.WithLogger(log))
