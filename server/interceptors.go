@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -135,7 +134,7 @@ func callLevel(method string, code codes.Code) slog.Level {
 	case codes.DeadlineExceeded, codes.Unavailable, codes.ResourceExhausted:
 		return slog.LevelWarn
 	}
-	if strings.HasPrefix(method, "/grpc.health.") || strings.HasPrefix(method, "/grpc.reflection.") {
+	if !observed(method) {
 		return slog.LevelDebug
 	}
 	return slog.LevelInfo

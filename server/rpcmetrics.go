@@ -80,8 +80,8 @@ func (m *rpcMetrics) record(ctx context.Context, fullMethod string, code codes.C
 	m.duration.Inst().Record(ctx, seconds, opt.(metric.RecordOption))
 }
 
-// observed leaves health probes and reflection out of the RPC metrics and
-// traces: probes would drown the calls.
+// observed leaves health probes and reflection out of the RPC metrics, the
+// traces and the default access log: probes would drown the calls.
 func observed(fullMethod string) bool {
 	return !strings.HasPrefix(fullMethod, "/grpc.health.") && !strings.HasPrefix(fullMethod, "/grpc.reflection.")
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
-	grpcfilters "go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	httpfilters "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp/filters"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -15,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/stats"
 )
 
 // WithOpenTelemetry measures every call with the global meter provider and,
@@ -39,13 +39,13 @@ import (
 // would drown the calls. Register it before other HTTP middleware so that
 // its span covers them.
 func WithOpenTelemetry(tp trace.TracerProvider) Option {
-	untraced := grpcfilters.Not(grpcfilters.Any(grpcfilters.ServicePrefix("grpc.health."), grpcfilters.ServicePrefix("grpc.reflection.")))
+	traced := func(info *stats.RPCTagInfo) bool { return observed(info.FullMethodName) }
 	return func(o *options) {
 		o.rpcMetrics = true
 		if tp != nil {
 			// Its metrics are off: rpcMetrics records the same instrument
 			// for traced and untraced calls alike.
-			WithGRPCServerOption(grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithFilter(untraced),
+			WithGRPCServerOption(grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithFilter(traced),
 				otelgrpc.WithTracerProvider(tp), otelgrpc.WithMeterProvider(metricnoop.NewMeterProvider()))))(o)
 		} else {
 			tp = tracenoop.NewTracerProvider()
@@ -57,7 +57,7 @@ func WithOpenTelemetry(tp trace.TracerProvider) Option {
 		// the handler makes neither; it still injects the HTTP server
 		// span's traceparent and the caller's baggage, so the gRPC server
 		// span is that span's child.
-		WithInMemoryDialOption(grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithFilter(untraced),
+		WithInMemoryDialOption(grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithFilter(traced),
 			otelgrpc.WithTracerProvider(tracenoop.NewTracerProvider()),
 			otelgrpc.WithMeterProvider(metricnoop.NewMeterProvider()))))(o)
 		WithHTTPMiddleware(otelhttp.NewMiddleware("",
