@@ -187,38 +187,22 @@ func TestRetry429BeyondDeadline(t *testing.T) {
 	}
 }
 
-// TestRetry429BeyondMaxRateLimitWait: without a deadline of its own, a wait longer than the policy's
-// MaxRateLimitWait is not taken either.
-func TestRetry429BeyondMaxRateLimitWait(t *testing.T) {
-	t.Parallel()
-	reset := time.Now().Add(8 * time.Second).Unix()
-	rec := newRecorder(t, script(step{status: 429, headers: []string{"X-RateLimit-Reset", strconv.FormatInt(reset, 10)}}, step{status: 200}))
-	p := fastRetry()
-	p.MaxRateLimitWait = time.Second
-	c := newClient(t, rec.srv.URL, upstream.WithRetryPolicy(p), upstream.WithTimeout(time.Minute))
-	_, err := c.GetTicket(t.Context(), "7")
-	var apiErr *upstream.Error
-	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusTooManyRequests {
-		t.Fatalf("err = %v, want *upstream.Error 429", err)
-	}
-	if n := len(rec.requests()); n != 1 {
-		t.Errorf("attempts = %d, want 1", n)
-	}
-}
-
 // TestRetry429FailsFastWhenNoRetryCanHelp: when the wait a 429 needs (until
 // the reset, or the backoff when nothing says when the window resets) is
 // more than MaxRateLimitWait, the 429 goes back after one attempt instead
-// of spending the others on the same refusal; within it, it is retried.
+// of spending the others on the same refusal, even when the call has no
+// deadline of its own; within it, it is retried.
 func TestRetry429FailsFastWhenNoRetryCanHelp(t *testing.T) {
 	t.Parallel()
 	past := strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10)
+	soon := strconv.FormatInt(time.Now().Add(8*time.Second).Unix(), 10)
 	for _, tc := range []struct {
 		name         string
 		headers      []string
 		maxWait      time.Duration
 		wantAttempts int
 	}{
+		{"reset in 8 s, beyond MaxRateLimitWait 1 s", []string{"X-RateLimit-Reset", soon}, time.Second, 1},
 		{"no hint, MaxRateLimitWait 0", nil, 0, 1},
 		{"reset already past (skewed clock), MaxRateLimitWait 0", []string{"X-RateLimit-Reset", past}, 0, 1},
 		{"no hint, the backoff fits", nil, time.Second, 3},
