@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/intercom-gateway/intercom-gateway/ratelimit"
+	"github.com/intercom-gateway/intercom-gateway/schemacache"
 )
 
 // Config is everything the gateway reads at startup.
@@ -264,16 +265,13 @@ func Defaults() Config {
 			RedisTimeout: ratelimit.DefaultConfig().RedisTimeout,
 			Safety:       ratelimit.DefaultConfig().Safety,
 		},
-		// Schemas change rarely and every ticket write reads one: minutes
-		// in memory, a busy one reloaded in the background every minute,
-		// and a quarter of an hour of Intercom outage bridged.
 		SchemaCache: SchemaCache{
-			TTL:        5 * time.Minute,
-			Refresh:    time.Minute,
-			MaxStale:   15 * time.Minute,
-			MinReload:  time.Second,
-			MaxTypes:   10_000,
-			MaxTickets: 100_000,
+			TTL:        schemacache.DefaultTTL,
+			Refresh:    schemacache.DefaultRefresh,
+			MaxStale:   schemacache.DefaultMaxStale,
+			MinReload:  schemacache.DefaultMinReload,
+			MaxTypes:   schemacache.DefaultMaxTypes,
+			MaxTickets: schemacache.DefaultMaxTickets,
 		},
 		RequestID: RequestID{MaxRecords: 100_000},
 	}

@@ -23,19 +23,29 @@ type options struct {
 	bus        Bus
 }
 
-// defaultOptions are the settings a Cache starts from. Schemas change rarely
-// and every ticket write reads one, so entries live for minutes; a busy
-// entry is reloaded in the background every minute, and another replica's
-// write arrives at once through the Bus when there is one.
+// The defaults a Cache starts from, which the gateway's configuration also
+// takes as its own. Schemas change rarely and every ticket write reads one,
+// so entries live for minutes; a busy entry is reloaded in the background
+// every minute, a quarter of an hour of Intercom outage is bridged, and
+// another replica's write arrives at once through the Bus when there is one.
+const (
+	DefaultTTL        = 5 * time.Minute
+	DefaultRefresh    = time.Minute
+	DefaultMaxStale   = 15 * time.Minute
+	DefaultMinReload  = time.Second
+	DefaultMaxTypes   = 10_000
+	DefaultMaxTickets = 100_000
+)
+
 func defaultOptions() options {
 	return options{
 		workspace:  "default",
-		ttl:        5 * time.Minute,
-		refresh:    time.Minute,
-		maxStale:   15 * time.Minute,
-		minReload:  time.Second,
-		maxTypes:   10_000,
-		maxTickets: 100_000,
+		ttl:        DefaultTTL,
+		refresh:    DefaultRefresh,
+		maxStale:   DefaultMaxStale,
+		minReload:  DefaultMinReload,
+		maxTypes:   DefaultMaxTypes,
+		maxTickets: DefaultMaxTickets,
 		logger:     slog.New(slog.DiscardHandler),
 	}
 }
