@@ -146,6 +146,17 @@ func gatewayEnv(name string) []string {
 	}
 }
 
+// gatewayTraced is a gateway exporting its spans over OTLP/HTTP to the
+// otlpsink process, with env added (a sampler, say).
+func gatewayTraced(name string, env ...string) Proc {
+	env = append(append(gatewayEnv(name),
+		"OTEL_TRACES_EXPORTER=otlp",
+		"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://{otlpsink.http}/v1/traces"), env...)
+	return Proc{Name: name, Bin: binGateway, Ports: []string{"grpc", "http", "admin"}, Env: env,
+		Ready: "http://{" + name + ".http}/healthz", Pprof: "http://{" + name + ".admin}/debug/pprof"}
+}
+
 // gatewayLimited is a gateway whose limiter is on, with budgets (the app's
 // and the workspace's, 4,166 per 10 s by default) the load never reaches (so every call is granted and the row measures what asking
 // costs): in memory, or shared through the redis process when redis is set.
@@ -187,25 +198,12 @@ func procs(baseline bool) []Proc {
 		{Name: "otlpsink", Bin: binSelf, Ports: []string{"http"},
 			Args:  []string{"otlpsink", "-addr", "{otlpsink.http}"},
 			Ready: "tcp://{otlpsink.http}", Remote: true},
-		{Name: "gateway-otel", Bin: binGateway, Ports: []string{"grpc", "http", "admin"},
-			Env: append(gatewayEnv("gateway-otel"),
-				"OTEL_TRACES_EXPORTER=otlp",
-				"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
-				"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://{otlpsink.http}/v1/traces"),
-			Ready: "http://{gateway-otel.http}/healthz",
-			Pprof: "http://{gateway-otel.admin}/debug/pprof"},
+		gatewayTraced("gateway-otel"),
 		// The same, sampling as the README recommends for production: a
 		// tenth of the traces that start at the gateway (the load sends no
 		// traceparent), every span of those exported.
-		{Name: "gateway-otel-sampled", Bin: binGateway, Ports: []string{"grpc", "http", "admin"},
-			Env: append(gatewayEnv("gateway-otel-sampled"),
-				"OTEL_TRACES_EXPORTER=otlp",
-				"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
-				"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://{otlpsink.http}/v1/traces",
-				"OTEL_TRACES_SAMPLER=parentbased_traceidratio",
-				"OTEL_TRACES_SAMPLER_ARG=0.1"),
-			Ready: "http://{gateway-otel-sampled.http}/healthz",
-			Pprof: "http://{gateway-otel-sampled.admin}/debug/pprof"},
+		gatewayTraced("gateway-otel-sampled",
+			"OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1"),
 		// The limiter's own cost: the same gateway with its limiter on, in
 		// memory and shared through a real redis-server.
 		{Name: "redis", Bin: binSelf, Ports: []string{"tcp"}, Remote: true,
