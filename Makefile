@@ -129,6 +129,16 @@ bench: ## Gateway vs bare proxy, sandbox and a fixed gRPC server: table + JSON i
 	go build -o $(BIN)/bench ./internal/bench
 	$(BIN)/bench run -gateway $(BIN)/gateway $(BENCH_ARGS)
 
+# Tracing's cost alone: its rows and the rows they divide, in short windows
+# (1 s, 15 repetitions) so that each pair is measured about a second apart.
+# On a shared machine whose speed drifts by a fifth over tens of seconds,
+# that keeps the ratios within a few points of each other from run to run.
+.PHONY: bench-tracing
+bench-tracing: ## What tracing costs: the gateway-*-otel* rows against tracing off, 15 x 1 s windows.
+	go build -o $(BIN)/gateway ./cmd/gateway
+	go build -o $(BIN)/bench ./internal/bench
+	$(BIN)/bench run -gateway $(BIN)/gateway -rows '^gateway-(grpc|rest)(-otel.*)?$$' -reps 15 -d 1s -warmup 300ms $(BENCH_ARGS)
+
 # make bench-ab BASE=<git ref>: the gateway built from BASE runs beside this
 # tree's, in the same run, with rows of its own (base-grpc, base-rest).
 .PHONY: bench-ab

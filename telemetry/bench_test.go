@@ -8,6 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	gatewayv1 "github.com/intercom-gateway/intercom-gateway/gen/intercom/gateway/v1"
 	"github.com/intercom-gateway/intercom-gateway/upstream/sandbox"
 )
@@ -79,4 +82,55 @@ func BenchmarkTracingCost(b *testing.B) {
 			b.Error("the sink received no export: tracing was not on")
 		}
 	}
+}
+
+// BenchmarkOTLPExport is what the OTLP/HTTP exporter itself costs per span
+// once the batch processor hands it a batch: the spans of a real gRPC
+// GetTicket through the whole stack (the server span and the Intercom
+// attempt span, with every attribute the gateway sets), repeated to a batch
+// of 1,024 as the gateway sends them, encoded and posted to a loopback
+// sink that discards them. It isolates the share of make bench's tracing
+// cost that sampling fewer calls reduces and nothing in the gateway can:
+// the exporter's conversion to OTLP messages and their protobuf encoding.
+func BenchmarkOTLPExport(b *testing.B) {
+	s := startStack(b, stackConfig{quietLogs: true})
+	if _, err := gatewayv1.NewTicketServiceClient(s.conn).GetTicket(context.Background(),
+		&gatewayv1.GetTicketRequest{TicketId: sandbox.SeedTicketLogin}); err != nil {
+		b.Fatal(err)
+	}
+	s.stop()
+	call := s.spans.GetSpans().Snapshots()
+	if len(call) < 2 {
+		b.Fatalf("a GetTicket made %d spans, want the server span and an attempt span", len(call))
+	}
+	batch := make([]sdktrace.ReadOnlySpan, 0, 1024)
+	for len(batch) < cap(batch) {
+		batch = append(batch, call[len(batch)%len(call)])
+	}
+
+	var received atomic.Int64
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		received.Add(n)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer sink.Close()
+	exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(sink.URL+"/v1/traces"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = exp.Shutdown(context.Background()) }()
+
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := exp.ExportSpans(context.Background(), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if received.Load() == 0 {
+		b.Fatal("the sink received nothing")
+	}
+	spans := float64(b.N * len(batch))
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/spans, "ns/span")
+	b.ReportMetric(float64(received.Load())/spans, "bytes/span")
 }

@@ -204,6 +204,11 @@ func procs(baseline bool) []Proc {
 		// traceparent), every span of those exported.
 		gatewayTraced("gateway-otel-sampled",
 			"OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1"),
+		// Tracing on and nothing sampled (always_off): what the
+		// instrumentation the gateway installs with tracing on (otelgrpc's
+		// stats handler, the SDK's tracer deciding every call) costs before
+		// any span is recorded or exported.
+		gatewayTraced("gateway-otel-unsampled", "OTEL_TRACES_SAMPLER=always_off"),
 		// The limiter's own cost: the same gateway with its limiter on, in
 		// memory and shared through a real redis-server.
 		{Name: "redis", Bin: binSelf, Ports: []string{"tcp"}, Remote: true,
@@ -254,6 +259,14 @@ func rows(baseline bool) []Row {
 			Server: "fixed", Call: getTicketGRPC("{fixed.grpc}")},
 		{Name: "gateway-grpc", What: "GetTicket through the gateway over gRPC",
 			Server: "gateway", Call: getTicketGRPC("{gateway.grpc}"), Versus: []string{"proxy-bare", "grpc-fixed"}},
+		// Tracing's cost, each row right after the row it divides, so
+		// that the pair is measured seconds apart.
+		{Name: "gateway-grpc-otel", What: "GetTicket over gRPC, every span exported over OTLP to a local sink (on the load core)",
+			Server: "gateway-otel", Call: getTicketGRPC("{gateway-otel.grpc}"), Versus: []string{"gateway-grpc"}},
+		{Name: "gateway-grpc-otel-sampled", What: "GetTicket over gRPC, a tenth of the calls traced (parentbased_traceidratio 0.1), their spans exported to the sink",
+			Server: "gateway-otel-sampled", Call: getTicketGRPC("{gateway-otel-sampled.grpc}"), Versus: []string{"gateway-grpc", "gateway-grpc-otel"}},
+		{Name: "gateway-grpc-otel-unsampled", What: "GetTicket over gRPC, tracing on but no call sampled (always_off): the instrumentation alone",
+			Server: "gateway-otel-unsampled", Call: getTicketGRPC("{gateway-otel-unsampled.grpc}"), Versus: []string{"gateway-grpc", "gateway-grpc-otel"}},
 		// Ticket-type schemas are served from the gateway's schema cache:
 		// after the first call no request reaches the sandbox (the row's
 		// up_reqs say so). Its ceiling is grpc-fixed-type: the fixed server
@@ -282,12 +295,10 @@ func rows(baseline bool) []Row {
 			Server: "gateway-rl-redis", Call: getTicketGRPC("{gateway-rl-redis.grpc}"), Versus: []string{"gateway-grpc", "gateway-grpc-limiter-local"}},
 		{Name: "gateway-rest", What: "GET /v1/tickets/4001 through the gateway (REST)",
 			Server: "gateway", Call: getTicketREST("{gateway.http}"), Versus: []string{"proxy-bare"}},
-		{Name: "gateway-grpc-otel", What: "GetTicket over gRPC, every span exported over OTLP to a local sink (on the load core)",
-			Server: "gateway-otel", Call: getTicketGRPC("{gateway-otel.grpc}"), Versus: []string{"gateway-grpc"}},
-		{Name: "gateway-grpc-otel-sampled", What: "GetTicket over gRPC, a tenth of the calls traced (parentbased_traceidratio 0.1), their spans exported to the sink",
-			Server: "gateway-otel-sampled", Call: getTicketGRPC("{gateway-otel-sampled.grpc}"), Versus: []string{"gateway-grpc", "gateway-grpc-otel"}},
 		{Name: "gateway-rest-otel", What: "GET /v1/tickets/4001 (REST), every span exported over OTLP to a local sink (on the load core)",
 			Server: "gateway-otel", Call: getTicketREST("{gateway-otel.http}"), Versus: []string{"gateway-rest"}},
+		{Name: "gateway-rest-otel-sampled", What: "GET /v1/tickets/4001 (REST), a tenth of the calls traced (parentbased_traceidratio 0.1), their spans exported to the sink",
+			Server: "gateway-otel-sampled", Call: getTicketREST("{gateway-otel-sampled.http}"), Versus: []string{"gateway-rest", "gateway-rest-otel"}},
 	}...)
 	if baseline {
 		for i := range rs {
