@@ -111,7 +111,7 @@ func startStack(t testing.TB, c stackConfig) *stack {
 	}
 	client, err := upstream.New(append([]upstream.Option{
 		upstream.WithToken(c.token), upstream.WithBaseURL(base), upstream.WithWorkspace(c.workspace),
-		upstream.WithRetryPolicy(policy), upstream.WithLimiter(limiter),
+		upstream.WithRetryPolicy(policy), upstream.WithLimiter(limiter), upstream.WithTracerProvider(tel.TracerProvider()),
 	}, c.clientOpts...)...)
 	if err != nil {
 		t.Fatal(err)

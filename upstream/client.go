@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Region is the base URL of one of Intercom's regional API hosts (the `servers` list of every spec
@@ -130,6 +132,7 @@ type options struct {
 	logger          *slog.Logger
 	workspace       string
 	limiter         Limiter
+	tracerProvider  trace.TracerProvider
 }
 
 // defaultOptions are the settings a Client starts from.
@@ -222,6 +225,15 @@ func WithRateLimitObserver(f func(RateLimit)) Option { return func(o *options) {
 // workspace label of its metrics and spans (default "default"). Names come
 // from configuration, which keeps the label bounded.
 func WithWorkspace(name string) Option { return func(o *options) { o.workspace = name } }
+
+// WithTracerProvider traces every attempt with tp: a client span each
+// (otelhttp), whose traceparent Intercom receives. Without it, or with a
+// nil tp (telemetry.Telemetry's TracerProvider when tracing is off), the
+// client makes no spans and runs no span instrumentation at all; a caller's
+// trace context and baggage in the request's context still reach Intercom.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) { o.tracerProvider = tp }
+}
 
 // WithUserAgent sets the User-Agent header.
 func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = ua } }
@@ -323,7 +335,7 @@ func New(opts ...Option) (*Client, error) {
 	// The client-level timeout is replaced by per-call context deadlines (WithTimeout), which the
 	// retry policy can see and respect.
 	hc.Timeout = 0
-	var attempt http.RoundTripper = &rateLimitTransport{base: newAttemptTransport(baseRT, o.workspace), observe: o.observer}
+	var attempt http.RoundTripper = &rateLimitTransport{base: newAttemptTransport(baseRT, o.workspace, o.tracerProvider), observe: o.observer}
 	if o.limiter != nil {
 		attempt = &limitTransport{base: attempt, limiter: o.limiter}
 	}

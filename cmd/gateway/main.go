@@ -288,6 +288,11 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		})); err != nil {
 		return err
 	}
+	// Every workspace's attempts are traced when tracing is on (a nil
+	// provider leaves the instrumentation out).
+	regOpts = append(regOpts, workspace.WithClientOptions(func(config.Workspace) []upstream.Option {
+		return []upstream.Option{upstream.WithTracerProvider(tel.TracerProvider())}
+	}))
 	if cfg.RateLimit.Off {
 		log.Warn("the gateway's rate limiter is off (rate_limit.off): calls go to Intercom without regard to its budget")
 	} else {

@@ -16,18 +16,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	"go.opentelemetry.io/otel/trace"
+	collectorpb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/intercom-gateway/intercom-gateway/auth"
 	"github.com/intercom-gateway/intercom-gateway/config"
@@ -137,8 +137,9 @@ const (
 	secretHMAC     = "hmac-secret-3f9c2a7e5d1b8c4f6a0e9d2c7b5a3f1e"
 )
 
+// Not parallel: the gateway's spans are exported over OTLP to a sink here,
+// and the exporter reads its settings from the process environment.
 func TestNoSecretInLogsErrorsHelpOrConfigCheck(t *testing.T) {
-	t.Parallel()
 	key, err := auth.NewKey()
 	if err != nil {
 		t.Fatal(err)
@@ -219,12 +220,13 @@ callers:
 		}
 	}
 
-	// Spans too: a recording tracer provider stands in for an exporter (the
-	// gateway installs none when no OTEL_* variable asks for one). It is
-	// process-wide, so it may also record other tests' calls; that only adds
-	// text to scan.
-	spans := tracetest.NewSpanRecorder()
-	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))
+	// Spans too, as a collector receives them: every span the gateways below
+	// export over OTLP, sent within 20 ms of ending.
+	spans := startOTLPSink(t)
+	t.Setenv("OTEL_TRACES_EXPORTER", "otlp")
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", spans.url+"/v1/traces")
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "20")
 
 	// A running gateway, and Intercom failing in every way.
 	grpcAddr, httpAddr, logs := startGateway(t, kv)
@@ -342,20 +344,17 @@ callers:
 	}
 	sb.ClearFaults()
 	saw("log with callers", logs2.String())
+	exported := spans.settled()
 	upstreamSpans := 0
-	for _, sp := range spans.Ended() {
-		var b strings.Builder
-		fmt.Fprintf(&b, "%s %v %s", sp.Name(), sp.Status(), sp.Attributes())
-		for _, e := range sp.Events() {
-			fmt.Fprintf(&b, " %s %s", e.Name, e.Attributes)
-		}
-		saw("span "+sp.Name(), b.String())
-		if sp.SpanKind() == trace.SpanKindClient && strings.Contains(b.String(), "getTicket") {
+	for _, sp := range exported {
+		text := protojson.Format(sp)
+		saw("span "+sp.GetName(), text)
+		if sp.GetKind() == tracepb.Span_SPAN_KIND_CLIENT && strings.Contains(sp.GetName(), "getTicket") {
 			upstreamSpans++
 		}
 	}
 	if upstreamSpans == 0 {
-		t.Errorf("no upstream span was recorded (%d spans in all), so the span scan proves nothing", len(spans.Ended()))
+		t.Errorf("no upstream span was exported (%d spans in all), so the span scan proves nothing", len(exported))
 	}
 	if !strings.Contains(logs.String(), "xxxxx") {
 		t.Errorf("the startup log does not show the base URL, redacted:\n%s", logs)
@@ -372,6 +371,56 @@ callers:
 	if reqs := sb.Requests(); len(reqs) == 0 || reqs[0].Header.Get("Authorization") != "Bearer "+secretToken {
 		t.Fatalf("Intercom did not receive the token; the test proves nothing")
 	}
+}
+
+// otlpSink is a collector for tests: it decodes every OTLP/HTTP trace
+// export and keeps the spans.
+type otlpSink struct {
+	url   string
+	mu    sync.Mutex
+	spans []*tracepb.Span
+}
+
+func startOTLPSink(t *testing.T) *otlpSink {
+	s := &otlpSink{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var req collectorpb.ExportTraceServiceRequest
+		if err := proto.Unmarshal(body, &req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		for _, rs := range req.GetResourceSpans() {
+			for _, ss := range rs.GetScopeSpans() {
+				s.spans = append(s.spans, ss.GetSpans()...)
+			}
+		}
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	t.Cleanup(srv.Close)
+	s.url = srv.URL
+	return s
+}
+
+// settled returns the spans received once no new one has arrived for
+// 300 ms (the gateways export every 20 ms), or after 10 s.
+func (s *otlpSink) settled() []*tracepb.Span {
+	last, since := -1, time.Now()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		s.mu.Lock()
+		n := len(s.spans)
+		s.mu.Unlock()
+		if n != last {
+			last, since = n, time.Now()
+		} else if n > 0 && time.Since(since) > 300*time.Millisecond {
+			break
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*tracepb.Span(nil), s.spans...)
 }
 
 func TestKeysNew(t *testing.T) {
