@@ -64,14 +64,32 @@ func newAttemptTransport(base http.RoundTripper, workspace string, tp trace.Trac
 		metric.WithDescription("X-RateLimit-Remaining of Intercom's latest answer."))
 	t.limit, _ = meter.Int64Gauge(telemetry.MetricUpstreamLimit, metric.WithUnit("{request}"),
 		metric.WithDescription("X-RateLimit-Limit of Intercom's latest answer."))
+	untraced := propagateTransport{next: t}
 	if tp == nil {
-		return propagateTransport{next: t}
+		return untraced
 	}
-	return otelhttp.NewTransport(t,
+	return sampledTransport{untraced: untraced, traced: otelhttp.NewTransport(t,
 		// Given its provider, otelhttp does not look a tracer up on every request.
 		otelhttp.WithTracerProvider(tp),
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
-		otelhttp.WithSpanNameFormatter(attemptSpanName))
+		otelhttp.WithSpanNameFormatter(attemptSpanName))}
+}
+
+// sampledTransport sends an attempt through otelhttp unless the call's
+// trace is known not to be sampled: then the attempt span would not be
+// sampled either (the parent-based samplers follow the parent's decision,
+// the ratio sampler decides by trace id, which the parent shares), so
+// otelhttp would build a span and its attributes that go nowhere, on most
+// calls when a tenth is sampled. The unsampled trace context still reaches
+// Intercom. An attempt outside any trace (a background schema refresh)
+// goes through otelhttp, whose sampler decides.
+type sampledTransport struct{ traced, untraced http.RoundTripper }
+
+func (s sampledTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if sc := trace.SpanContextFromContext(req.Context()); sc.IsValid() && !sc.IsSampled() {
+		return s.untraced.RoundTrip(req)
+	}
+	return s.traced.RoundTrip(req)
 }
 
 // propagateTransport passes the caller's W3C trace context and baggage on to

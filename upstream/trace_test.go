@@ -40,8 +40,9 @@ func TestTraceContextReachesIntercom(t *testing.T) {
 		// traced gives the client a tracer provider of its own.
 		traced bool
 		// wantParent is the span id Intercom's traceparent must carry: the
-		// caller's ("caller"), the recording span's ("span") or each
-		// attempt span's ("attempt"); "" for no traceparent at all.
+		// caller's ("caller", or "unsampled caller" with its flags 00), the
+		// recording span's ("span") or each attempt span's ("attempt", the
+		// only case with attempt spans); "" for no traceparent at all.
 		wantParent  string
 		wantBaggage string
 		// callerParent: the attempt spans are children of the caller's span.
@@ -57,6 +58,11 @@ func TestTraceContextReachesIntercom(t *testing.T) {
 		{name: "caller's trace, traced client", ctx: func(t *testing.T) (context.Context, trace.Span, *tracetest.SpanRecorder) {
 			return trace.ContextWithRemoteSpanContext(t.Context(), caller), nil, nil
 		}, traced: true, wantParent: "attempt", callerParent: true},
+		// Not sampled upstream: the attempt spans would not be sampled
+		// either, so none is made; the decision reaches Intercom.
+		{name: "caller's unsampled trace, traced client", ctx: func(t *testing.T) (context.Context, trace.Span, *tracetest.SpanRecorder) {
+			return trace.ContextWithRemoteSpanContext(t.Context(), caller.WithTraceFlags(0)), nil, nil
+		}, traced: true, wantParent: "unsampled caller"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The first attempt is answered 503, so every case sends two.
@@ -83,10 +89,10 @@ func TestTraceContextReachesIntercom(t *testing.T) {
 				t.Fatalf("Intercom received %d requests, want 2", len(reqs))
 			}
 			spans := attempts.Ended()
-			if !tc.traced && len(spans) != 0 {
-				t.Errorf("an untraced client made %d spans", len(spans))
+			if tc.wantParent != "attempt" && len(spans) != 0 {
+				t.Errorf("%d attempt spans were made, want none", len(spans))
 			}
-			if tc.traced && len(spans) != 2 {
+			if tc.traced && tc.wantParent == "attempt" && len(spans) != 2 {
 				t.Fatalf("a traced client made %d spans for 2 attempts, want 2", len(spans))
 			}
 			for i, r := range reqs {
@@ -94,6 +100,8 @@ func TestTraceContextReachesIntercom(t *testing.T) {
 				switch tc.wantParent {
 				case "caller":
 					want = "00-" + caller.TraceID().String() + "-" + caller.SpanID().String() + "-01"
+				case "unsampled caller":
+					want = "00-" + caller.TraceID().String() + "-" + caller.SpanID().String() + "-00"
 				case "span":
 					sc := own.SpanContext()
 					want = "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-01"
