@@ -211,10 +211,11 @@ func newResource(ctx context.Context, o options) (*resource.Resource, error) {
 // through the global meter provider, plus Go runtime and process metrics.
 func (t *Telemetry) MetricsHandler() http.Handler { return t.metrics }
 
-// TracerProvider is where the servers' spans go: the SDK's provider when
-// tracing is on, nil when it is off. The servers then make no spans at all
-// (not even no-op ones); a caller's trace context still passes through to
-// the logs and to Intercom.
+// TracerProvider is where the servers' and the Intercom clients' spans go
+// (server.WithOpenTelemetry, upstream.WithTracerProvider): the SDK's
+// provider when tracing is on, nil when it is off. They then make no spans
+// at all (not even no-op ones); a caller's trace context still passes
+// through to the logs and to Intercom.
 func (t *Telemetry) TracerProvider() trace.TracerProvider {
 	if t.tp == nil {
 		return nil
