@@ -25,13 +25,7 @@ import (
 // the process, so ns/op is not the gateway's cost alone; compare the
 // off/on pairs.
 func BenchmarkTracingCost(b *testing.B) {
-	var exports atomic.Int64
-	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		exports.Add(1)
-		w.Header().Set("Content-Type", "application/x-protobuf")
-	}))
-	defer sink.Close()
+	sink, received := startDiscardingSink(b)
 	for _, mode := range []struct {
 		name string
 		env  map[string]string
@@ -40,7 +34,7 @@ func BenchmarkTracingCost(b *testing.B) {
 		{"otlp", map[string]string{
 			"OTEL_TRACES_EXPORTER":               "otlp",
 			"OTEL_EXPORTER_OTLP_PROTOCOL":        "http/protobuf",
-			"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": sink.URL + "/v1/traces",
+			"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": sink + "/v1/traces",
 		}},
 	} {
 		s := startStack(b, stackConfig{env: mode.env, noRecorder: true, quietLogs: true, budget: 1 << 30,
@@ -78,7 +72,7 @@ func BenchmarkTracingCost(b *testing.B) {
 		})
 		s.stop()
 		_ = s.tel.Shutdown(ctx) // flushes the last batch
-		if ran && mode.env != nil && exports.Load() == 0 {
+		if ran && mode.env != nil && received.Load() == 0 {
 			b.Error("the sink received no export: tracing was not on")
 		}
 	}
@@ -108,14 +102,8 @@ func BenchmarkOTLPExport(b *testing.B) {
 		batch = append(batch, call[len(batch)%len(call)])
 	}
 
-	var received atomic.Int64
-	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, _ := io.Copy(io.Discard, r.Body)
-		received.Add(n)
-		w.Header().Set("Content-Type", "application/x-protobuf")
-	}))
-	defer sink.Close()
-	exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(sink.URL+"/v1/traces"))
+	sink, received := startDiscardingSink(b)
+	exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(sink+"/v1/traces"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -133,4 +121,18 @@ func BenchmarkOTLPExport(b *testing.B) {
 	spans := float64(b.N * len(batch))
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/spans, "ns/span")
 	b.ReportMetric(float64(received.Load())/spans, "bytes/span")
+}
+
+// startDiscardingSink is a collector that takes every OTLP/HTTP export,
+// as a healthy one would, and keeps only the number of bytes received. It
+// returns its base URL.
+func startDiscardingSink(b *testing.B) (string, *atomic.Int64) {
+	var received atomic.Int64
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		received.Add(n)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	b.Cleanup(sink.Close)
+	return sink.URL, &received
 }
