@@ -45,8 +45,8 @@ func withAttempt(ctx context.Context, n int) context.Context {
 // With tp nil (tracing off, the default) otelhttp is not there at all: even
 // with no-op providers it clones every request and builds the span's and
 // its metrics' attributes, 1–10 % of a proxied call's CPU in make bench-ab
-// runs, for nothing sent anywhere. The caller's trace context and baggage, if the
-// call brought any, are then injected by propagateTransport.
+// runs, for nothing sent anywhere. The caller's trace context and baggage,
+// if the call brought any, are then injected by propagateTransport.
 //
 // otelhttp's own client metrics are off: gateway.upstream.requests and
 // .duration say the same by Intercom operation and workspace, which the
