@@ -24,6 +24,7 @@ import (
 
 	"github.com/intercom-gateway/intercom-gateway/ratelimit"
 	"github.com/intercom-gateway/intercom-gateway/schemacache"
+	"github.com/intercom-gateway/intercom-gateway/service"
 )
 
 // Config is everything the gateway reads at startup.
@@ -273,7 +274,7 @@ func Defaults() Config {
 			MaxTypes:   schemacache.DefaultMaxTypes,
 			MaxTickets: schemacache.DefaultMaxTickets,
 		},
-		RequestID: RequestID{MaxRecords: 100_000},
+		RequestID: RequestID{MaxRecords: service.DefaultStoreMaxEntries},
 	}
 }
 

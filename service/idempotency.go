@@ -9,18 +9,19 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// defaultIdempotencyTTL is how long a CreateTicket result is remembered by
+// DefaultIdempotencyTTL is how long a CreateTicket result is remembered by
 // request_id. Retries come within seconds or minutes; a day covers a caller
 // that retries from a queue after an outage.
-const defaultIdempotencyTTL = 24 * time.Hour
+const DefaultIdempotencyTTL = 24 * time.Hour
 
-// Default bounds of MemoryIdempotencyStore. A remembered create is its key,
-// the ticket id and, for answers up to maxRememberedTicket, the encoded
-// ticket: a few hundred bytes typically, so 100,000 entries fit in the
-// byte bound with room to spare.
+// Default bounds of MemoryIdempotencyStore (DefaultStoreMaxEntries is also
+// the gateway's request_id.max_records default). A remembered create is its
+// key, the ticket id and, for answers up to maxRememberedTicket, the
+// encoded ticket: a few hundred bytes typically, so 100,000 entries fit in
+// the byte bound with room to spare.
 const (
-	defaultMaxEntries = 100_000
-	defaultMaxBytes   = 32 << 20
+	DefaultStoreMaxEntries = 100_000
+	defaultMaxBytes        = 32 << 20
 	// maxRememberedTicket is the largest answer kept whole. A larger ticket
 	// (Intercom allows big descriptions) is remembered by id and fetched
 	// again on a retry, so a few huge creates cannot pin megabytes for a day.
@@ -129,7 +130,7 @@ func WithStoreMaxEntries(n int) MemoryStoreOption {
 
 // NewMemoryIdempotencyStore returns a store that remembers records for ttl.
 func NewMemoryIdempotencyStore(ttl time.Duration, opts ...MemoryStoreOption) *MemoryIdempotencyStore {
-	s := &MemoryIdempotencyStore{ttl: ttl, now: time.Now, maxEntries: defaultMaxEntries, maxBytes: defaultMaxBytes,
+	s := &MemoryIdempotencyStore{ttl: ttl, now: time.Now, maxEntries: DefaultStoreMaxEntries, maxBytes: defaultMaxBytes,
 		entries: map[string]*list.Element{}, order: list.New()}
 	for _, o := range opts {
 		o(s)

@@ -63,7 +63,7 @@ func buildOptions(opts []Option) options {
 		opt(&o)
 	}
 	if o.idempotency == nil {
-		o.idempotency = NewMemoryIdempotencyStore(defaultIdempotencyTTL, WithStoreClock(o.clock))
+		o.idempotency = NewMemoryIdempotencyStore(DefaultIdempotencyTTL, WithStoreClock(o.clock))
 	}
 	o.inDoubtTel = newInDoubtTelemetry()
 	return o

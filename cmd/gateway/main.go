@@ -67,11 +67,6 @@ func main() {
 // error.
 const exitCallsCut = 3
 
-// requestIDTTL is how long a create is remembered by its request_id:
-// retries come within minutes, and a day covers a caller that retries from
-// a queue after an outage.
-const requestIDTTL = 24 * time.Hour
-
 func realMain(ctx context.Context) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -259,7 +254,7 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		limiters = shared
 		// request_id results are shared too, so a retried create that
 		// lands on another replica finds the first one.
-		store := redisstore.New(rdb, requestIDTTL, redisstore.WithMemoryMaxRecords(cfg.RequestID.MaxRecords),
+		store := redisstore.New(rdb, service.DefaultIdempotencyTTL, redisstore.WithMemoryMaxRecords(cfg.RequestID.MaxRecords),
 			redisstore.WithTimeout(max(rlCfg.RedisTimeout, 100*time.Millisecond)), redisstore.WithLogger(log.With("component", "request_id_store")))
 		ticketOpts = append(ticketOpts, service.WithIdempotencyStore(store))
 		requestIDRecords = store.MemoryRecords
@@ -274,7 +269,7 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 	} else {
 		limiters = ratelimit.NewLocal(rlCfg)
 		log.Info("rate budgets are kept in this process (no redis.addr): right for a single replica only")
-		store := service.NewMemoryIdempotencyStore(requestIDTTL, service.WithStoreMaxEntries(cfg.RequestID.MaxRecords))
+		store := service.NewMemoryIdempotencyStore(service.DefaultIdempotencyTTL, service.WithStoreMaxEntries(cfg.RequestID.MaxRecords))
 		ticketOpts = append(ticketOpts, service.WithIdempotencyStore(store))
 		requestIDRecords = store.Len
 	}
