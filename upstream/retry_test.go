@@ -194,23 +194,33 @@ func TestRetry429BeyondDeadline(t *testing.T) {
 // deadline of its own; within it, it is retried.
 func TestRetry429FailsFastWhenNoRetryCanHelp(t *testing.T) {
 	t.Parallel()
-	past := strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10)
-	soon := strconv.FormatInt(time.Now().Add(8*time.Second).Unix(), 10)
+	// resetIn gives the X-RateLimit-Reset header for a reset d from now. It is
+	// called inside each subtest: parallel subtests can wait for a free slot
+	// (-parallel is GOMAXPROCS, 2 on CI) while other tests of the package run
+	// for seconds, and a reset taken before that wait can already be past
+	// when the subtest starts, which turns "reset ahead" into "no hint".
+	resetIn := func(d time.Duration) []string {
+		return []string{"X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(d).Unix(), 10)}
+	}
 	for _, tc := range []struct {
 		name         string
-		headers      []string
+		resetIn      time.Duration // 0: no X-RateLimit-Reset header
 		maxWait      time.Duration
 		wantAttempts int
 	}{
-		{"reset in 8 s, beyond MaxRateLimitWait 1 s", []string{"X-RateLimit-Reset", soon}, time.Second, 1},
-		{"no hint, MaxRateLimitWait 0", nil, 0, 1},
-		{"reset already past (skewed clock), MaxRateLimitWait 0", []string{"X-RateLimit-Reset", past}, 0, 1},
-		{"no hint, the backoff fits", nil, time.Second, 3},
-		{"reset already past, the backoff fits", []string{"X-RateLimit-Reset", past}, time.Second, 3},
+		{"reset in 8 s, beyond MaxRateLimitWait 1 s", 8 * time.Second, time.Second, 1},
+		{"no hint, MaxRateLimitWait 0", 0, 0, 1},
+		{"reset already past (skewed clock), MaxRateLimitWait 0", -time.Hour, 0, 1},
+		{"no hint, the backoff fits", 0, time.Second, 3},
+		{"reset already past, the backoff fits", -time.Hour, time.Second, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rec := newRecorder(t, script(step{status: 429, headers: tc.headers}, step{status: 429, headers: tc.headers}, step{status: 429, headers: tc.headers}))
+			var headers []string
+			if tc.resetIn != 0 {
+				headers = resetIn(tc.resetIn)
+			}
+			rec := newRecorder(t, script(step{status: 429, headers: headers}, step{status: 429, headers: headers}, step{status: 429, headers: headers}))
 			p := fastRetry()
 			p.MaxRateLimitWait = tc.maxWait
 			c := newClient(t, rec.srv.URL, upstream.WithRetryPolicy(p), upstream.WithTimeout(time.Minute))
