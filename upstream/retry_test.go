@@ -194,14 +194,6 @@ func TestRetry429BeyondDeadline(t *testing.T) {
 // deadline of its own; within it, it is retried.
 func TestRetry429FailsFastWhenNoRetryCanHelp(t *testing.T) {
 	t.Parallel()
-	// resetIn gives the X-RateLimit-Reset header for a reset d from now. It is
-	// called inside each subtest: parallel subtests can wait for a free slot
-	// (-parallel is GOMAXPROCS, 2 on CI) while other tests of the package run
-	// for seconds, and a reset taken before that wait can already be past
-	// when the subtest starts, which turns "reset ahead" into "no hint".
-	resetIn := func(d time.Duration) []string {
-		return []string{"X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(d).Unix(), 10)}
-	}
 	for _, tc := range []struct {
 		name         string
 		resetIn      time.Duration // 0: no X-RateLimit-Reset header
@@ -216,9 +208,14 @@ func TestRetry429FailsFastWhenNoRetryCanHelp(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			// The reset is taken here, not before the loop: a parallel
+			// subtest can wait for a free slot (-parallel is GOMAXPROCS, 2
+			// on CI) while the package's other tests run for seconds, and a
+			// reset taken before that wait can be past when the subtest
+			// starts, which turns "reset ahead" into "no hint".
 			var headers []string
 			if tc.resetIn != 0 {
-				headers = resetIn(tc.resetIn)
+				headers = []string{"X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(tc.resetIn).Unix(), 10)}
 			}
 			rec := newRecorder(t, script(step{status: 429, headers: headers}, step{status: 429, headers: headers}, step{status: 429, headers: headers}))
 			p := fastRetry()

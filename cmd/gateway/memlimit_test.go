@@ -23,6 +23,7 @@ func TestMemoryLimitFollowsTheContainer(t *testing.T) {
 	}
 	container := uint64(192 << 20)
 	limit192 := int64(float64(container) * memoryLimitRatio)
+	const operators = 150 << 20
 	for _, c := range []struct {
 		name      string
 		env       string // GOMEMLIMIT
@@ -32,15 +33,16 @@ func TestMemoryLimitFollowsTheContainer(t *testing.T) {
 	}{
 		{"192 MiB container", "", container, strconv.FormatInt(limit192, 10), limit192},
 		{"no container limit", "", 0, "none", math.MaxInt64},
-		// The runtime applies GOMEMLIMIT itself when the process starts
-		// (here, after: the limit stays where the test put it); the
-		// gateway must not replace it.
-		{"operator's GOMEMLIMIT", "150MiB", container, "none", math.MaxInt64},
+		// The gateway must not replace it, and its startup log says it.
+		{"operator's GOMEMLIMIT", "150MiB", container, strconv.Itoa(operators), operators},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			debug.SetMemoryLimit(math.MaxInt64)
 			if c.env != "" {
 				t.Setenv("GOMEMLIMIT", c.env)
+				// The runtime applies GOMEMLIMIT itself when the process
+				// starts; this process started without it.
+				debug.SetMemoryLimit(operators)
 			}
 			provider := memlimit.Limit(c.container)
 			if c.container == 0 {
